@@ -115,17 +115,26 @@ class HealthSection(_Strict):
         return value
 
 
+FaultKind = Literal["valve_closure", "cavitation", "rotor_imbalance", "leak", "stuck_sensor", "drifting_sensor"]
+
+
 class FaultSpec(_Strict):
-    kind: Identifier
-    start_s: Annotated[float, Field(ge=0)]
-    duration_s: Annotated[float, Field(gt=0)]
+    """A scheduled fault, in readings since the source started (`start`, `duration`)."""
+
+    kind: FaultKind
+    start: Annotated[int, Field(ge=0)]
+    duration: Annotated[int, Field(ge=1)]
     severity: Annotated[float, Field(gt=0, le=10)] = 1.0
+    channel: Identifier = "flow_rate_rms"
+    """Sensor of a stuck_sensor / drifting_sensor fault."""
 
 
 class SimulatorSource(_Strict):
     type: Literal["simulator"]
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     faults: Annotated[list[FaultSpec], Field(max_length=100)] = []
+    fault_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Probability per reading that a random fault starts (when none is active)."""
 
 
 class CsvSource(_Strict):

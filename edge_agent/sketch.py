@@ -1,0 +1,95 @@
+"""Drift sketches (pure logic): per equipment and time window, histogram counts of every feature and of
+the score over the manifest's reference bin edges.
+
+Counts layout, for edges `e0 < e1 < ... < en` (n bins): `[below e0, [e0,e1), ..., [e(n-1), en], above en]`,
+i.e. `len(edges) + 1` counters; a value equal to the last edge falls in the last bin. Windows are aligned
+on the sensor clock: `[k * window_ms, (k + 1) * window_ms)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Counts = NDArray[np.int64]
+
+
+def bin_counts(edges: NDArray[np.float64], values: NDArray[np.float64]) -> Counts:
+    """Histogram of `values` with under/overflow counters (see the module docstring)."""
+    idx = np.searchsorted(edges, values, side="right")
+    idx[values == edges[-1]] = edges.size - 1
+    return np.bincount(idx, minlength=edges.size + 1).astype(np.int64)
+
+
+@dataclass
+class WindowSketch:
+    """Counts of one equipment over one window; `names[i]` uses `edges[i]`."""
+
+    equipment: str
+    window_start: int
+    window_end: int
+    n: int
+    names: list[str]
+    counts: list[Counts]
+
+
+@dataclass
+class _Open:
+    start: int
+    last_ts: int
+    n: int
+    counts: list[Counts]
+
+
+@dataclass
+class SketchAccumulator:
+    """Accumulates feature/score histograms per equipment; closed windows come out of `add` and `flush`."""
+
+    names: list[str]
+    """Histogram names (feature names and possibly `score`), one per `edges` and `columns` entry."""
+    edges: list[NDArray[np.float64]]
+    columns: list[int]
+    """Column of the feature matrix for each histogram; -1 means the score."""
+    window_ms: int
+    _open: dict[str, _Open] = field(default_factory=dict)
+
+    def add(
+        self, equipment: str, ts: NDArray[np.int64], features: NDArray[np.float64], scores: NDArray[np.float64]
+    ) -> list[WindowSketch]:
+        """Add one equipment's rows (ts ascending); return windows that closed."""
+        closed: list[WindowSketch] = []
+        window_ids = ts // self.window_ms
+        for wid in np.unique(window_ids):
+            mask = window_ids == wid
+            closed += self._add_window(equipment, int(wid) * self.window_ms, ts[mask], features[mask], scores[mask])
+        return closed
+
+    def flush(self) -> list[WindowSketch]:
+        """Close every open window (model swap, shutdown)."""
+        out = [self._close(eq, w) for eq, w in self._open.items()]
+        self._open.clear()
+        return out
+
+    def _add_window(
+        self, equipment: str, start: int, ts: NDArray[np.int64], feats: NDArray[np.float64], scores: NDArray[np.float64]
+    ) -> list[WindowSketch]:
+        closed: list[WindowSketch] = []
+        current = self._open.get(equipment)
+        if current is not None and current.start != start:
+            closed.append(self._close(equipment, current))
+            current = None
+        if current is None:
+            current = _Open(start, int(ts[-1]), 0, [np.zeros(e.size + 1, dtype=np.int64) for e in self.edges])
+            self._open[equipment] = current
+        columns = [scores if c < 0 else feats[:, c] for c in self.columns]
+        for acc, edges, values in zip(current.counts, self.edges, columns, strict=True):
+            acc += bin_counts(edges, values)
+        current.n += int(ts.size)
+        current.last_ts = max(current.last_ts, int(ts[-1]))
+        return closed
+
+    def _close(self, equipment: str, window: _Open) -> WindowSketch:
+        end = window.start + self.window_ms - 1
+        return WindowSketch(equipment, window.start, end, window.n, self.names, window.counts)
