@@ -5,7 +5,7 @@ Path resolution (documented in firmware_configs/README.md):
   resolve against the directory of the config file when relative;
 - files the agent writes (outbox, model store) resolve against the *state directory*: `--state-dir`
   on the command line, else `gateway.state_dir` (itself relative to the config file), else
-  `<config dir>/state`.
+  `<config dir>/state/<gateway id>`.
 """
 
 from __future__ import annotations
@@ -100,6 +100,11 @@ class ScoringSection(_Strict):
     sketch_window_ms: PositiveMs = 60_000
     max_batch: Annotated[int, Field(ge=1, le=100_000)] = 4096
     """Most readings scored in one session.run call."""
+    range_margin: Annotated[float, Field(ge=0, le=1000)] = 3.0
+    """A channel value is scoreable within [min - m*span, max + m*span] of the manifest's expected range
+    (span = max - min): manifests record the training range, and faults legitimately leave it a little."""
+    wait_for_model: bool = True
+    """Start reading sensors only once a model is active (else readings are counted unscoreable/no_model)."""
 
 
 class HealthSection(_Strict):
@@ -267,7 +272,7 @@ def _state_dir(base: Path, agent: AgentConfig, override: Path | None) -> Path:
         return override.resolve()
     if agent.gateway.state_dir is not None:
         return (base / agent.gateway.state_dir).resolve()
-    return base / "state"
+    return base / "state" / agent.gateway.id
 
 
 def _resolve_paths(agent: AgentConfig, base: Path, state: Path) -> AgentConfig:

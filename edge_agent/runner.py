@@ -7,7 +7,6 @@ it is retried with a backoff and marked available again on the next good read.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +47,7 @@ class SourceRunner:
         self,
         spec: EquipmentSpec,
         factory: Callable[[], Source],
-        sink: queue.SimpleQueue[Item],
+        sink: Callable[[Item], None],
         stop: threading.Event,
     ) -> None:
         self.spec = spec
@@ -82,7 +81,7 @@ class SourceRunner:
                 next_due = max(next_due + delay, time.monotonic() - MAX_LAG_S)
         finally:
             self._close()
-        self._sink.put(SourceFinished(self.spec.id, self.produced))
+        self._sink(SourceFinished(self.spec.id, self.produced))
 
     def _step(self) -> float | None:
         """One read; the delay (s) until the next one, or None when the source is done."""
@@ -97,7 +96,7 @@ class SourceRunner:
             self._backoff.reset()
         if sample is None:
             return None
-        self._sink.put(sample)
+        self._sink(sample)
         self.produced += 1
         if self.spec.max_readings is not None and self.produced >= self.spec.max_readings:
             return None
@@ -113,7 +112,7 @@ class SourceRunner:
 
     def _mark(self, available: bool, reason: str) -> None:
         self.available = available
-        self._sink.put(SourceStatus(self.spec.id, available, reason, int(time.time() * 1000)))
+        self._sink(SourceStatus(self.spec.id, available, reason, int(time.time() * 1000)))
 
     def _close(self) -> None:
         if self._source is not None:

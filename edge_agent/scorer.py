@@ -62,12 +62,13 @@ class _Scored:
 class SlotScorer:
     """One loaded model in one slot, with the feature window of every equipment."""
 
-    def __init__(self, runtime: ModelRuntime, slot: str, max_batch: int) -> None:
+    def __init__(self, runtime: ModelRuntime, slot: str, max_batch: int, range_margin: float = 0.0) -> None:
         self.runtime = runtime
         self.slot = slot
         self.max_batch = max_batch
         self._history: dict[str, NDArray[np.float64]] = {}
-        self._low, self._high = runtime.low, runtime.high
+        span = runtime.high - runtime.low
+        self._low, self._high = runtime.low - range_margin * span, runtime.high + range_margin * span
 
     def adopt_history(self, other: SlotScorer) -> None:
         """Carry the windows over from the previous model when the feature layout is the same."""
@@ -162,8 +163,11 @@ def _finite_only(values: dict[str, float]) -> dict[str, float]:
 class Scorer:
     """The active slot (plus an optional shadow), anomaly hysteresis and drift sketches."""
 
-    def __init__(self, max_batch: int, anomaly_on: int, anomaly_off: int, sketch_window_ms: int) -> None:
+    def __init__(
+        self, max_batch: int, anomaly_on: int, anomaly_off: int, sketch_window_ms: int, range_margin: float = 0.0
+    ) -> None:
         self.max_batch = max_batch
+        self.range_margin = range_margin
         self._on, self._off = anomaly_on, anomaly_off
         self._window_ms = sketch_window_ms
         self.active: SlotScorer | None = None
@@ -174,7 +178,7 @@ class Scorer:
     def set_active(self, runtime: ModelRuntime) -> list[tuple[ModelRef, WindowSketch]]:
         """Swap the active model (between batches); return the old model's last sketches."""
         closed = self._flush_sketches()
-        slot = SlotScorer(runtime, "active", self.max_batch)
+        slot = SlotScorer(runtime, "active", self.max_batch, self.range_margin)
         if self.active is not None:
             slot.adopt_history(self.active)
         self.active = slot
@@ -182,7 +186,7 @@ class Scorer:
         return closed
 
     def set_shadow(self, runtime: ModelRuntime | None) -> None:
-        self.shadow = None if runtime is None else SlotScorer(runtime, "shadow", self.max_batch)
+        self.shadow = None if runtime is None else SlotScorer(runtime, "shadow", self.max_batch, self.range_margin)
 
     def flush(self) -> list[tuple[ModelRef, WindowSketch]]:
         return self._flush_sketches()

@@ -27,6 +27,8 @@ from hub.api.context import HubContext
 from hub.api.main import api_router
 from hub.api.routes import health
 from hub.metrics import HubMetrics
+from hub.security.install import install_security
+from hub.security.tls import scheme, uvicorn_tls_kwargs
 from hub.settings import HubSettings, check_production
 
 log = logging.getLogger("hub")
@@ -47,6 +49,7 @@ def create_app(settings: HubSettings, metrics: HubMetrics | None = None) -> Fast
     )
     app.include_router(health.router)
     app.include_router(api_router)
+    install_security(app, settings)  # security layer: login, role guard check, audit log (hub/security/install.py)
     _add_error_handlers(app)
     app.middleware("http")(_observe(metrics))
     return app
@@ -123,7 +126,7 @@ def _observe(metrics: HubMetrics) -> Callable[[Request, Callable[[Request], Awai
             return response
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(request.scope.get("route"), "path", "unmatched")
+            route = route_template(request)
             metrics.http_requests.labels(request.method, route, str(status)).inc()
             metrics.http_latency.labels(request.method, route).observe(elapsed)
             if status >= 500:
@@ -136,6 +139,14 @@ def _observe(metrics: HubMetrics) -> Callable[[Request, Callable[[Request], Awai
     return observe
 
 
+def route_template(request: Request) -> str:
+    """The matched route with its parameters as `{name}` (a bounded metrics label), or "unmatched"."""
+    if request.scope.get("route") is None:
+        return "unmatched"
+    names = {str(v): k for k, v in request.path_params.items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in request.url.path.split("/"))
+
+
 class HubServer:
     """Run the hub (API + ingest) with uvicorn in a background thread, e.g. for `vigie demo` or tests."""
 
@@ -143,26 +154,23 @@ class HubServer:
         import uvicorn
 
         self.settings = settings
+        self.app = create_app(settings)
         config = uvicorn.Config(
-            create_app(settings),
+            self.app,
             host=host or settings.api.host,
             port=settings.api.port if port is None else port,
             log_config=None,
             access_log=False,
+            **uvicorn_tls_kwargs(settings.security),  # security layer: HTTPS when a cert is configured
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="vigie-hub", daemon=True)
 
     @property
-    def app(self) -> FastAPI:
-        app: FastAPI = self._server.config.app
-        return app
-
-    @property
     def url(self) -> str:
         socket = self._server.servers[0].sockets[0]
         host, port = socket.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{scheme(self.settings.security)}://{host}:{port}"
 
     def start(self, timeout_s: float = 30.0) -> HubServer:
         self._thread.start()

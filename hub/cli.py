@@ -73,11 +73,25 @@ def serve(config_file: Path | None, host: str | None, port: int | None) -> None:
 
 
 def _run_uvicorn(settings: HubSettings, host: str, port: int) -> None:
+    import signal
+
     import uvicorn
 
     from hub.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    app = create_app(settings)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal with the handlers that were
+    # installed before it started: make those exit with 0, so a clean stop reports success.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_ok)
+    from hub.security.tls import uvicorn_tls_kwargs  # security layer: HTTPS / trusted proxies
+
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
+                **uvicorn_tls_kwargs(settings.security))
+
+
+def _exit_ok(_signum: int, _frame: object) -> None:
+    sys.exit(0)
 
 
 @hub.group()
@@ -128,7 +142,7 @@ def gateway_add(config_file: Path | None, gateway_id: str, site: str, cohort: st
 
     fingerprint = _fingerprint(cert_file, gateway_id) if cert_file else None
     try:
-        body = GatewayCreate(id=gateway_id, site=site, cohort=cohort, cert_fingerprint=fingerprint)  # type: ignore[arg-type]
+        body = GatewayCreate(id=gateway_id, site=site, cohort=cohort, cert_fingerprint=fingerprint)
     except ValidationError as exc:
         _fail(EXIT_INVALID, f"invalid gateway: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
     try:
@@ -213,3 +227,9 @@ def _fingerprint(cert_file: Path, gateway_id: str) -> str:
     if common_name != gateway_id:
         _fail(EXIT_INVALID, f"{cert_file}: certificate CN is {common_name!r}, not {gateway_id!r}")
     return cert.fingerprint(hashes.SHA256()).hex()
+
+
+# Security layer: `vigie hub user add/list/disable/enable/token` (hub/security/cli.py, imports click only).
+from hub.security.cli import user as _user_group  # noqa: E402
+
+hub.add_command(_user_group)

@@ -8,7 +8,9 @@ import sys
 import time
 from typing import Any
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime", "taskName", "color_message"
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,3 +44,5 @@ def configure(log_format: str = "json", level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the hub logs each request itself
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per InfluxDB request otherwise
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from hub._errors import ConfigError
+from hub.security.settings import SecuritySettings, security_problems  # security layer (hub/security)
 
 DEV_SECRETS = frozenset(
     {"", "vigie", "vigie-dev", "dev", "changeme", "change-me", "password", "admin", "root", "secret", "postgres"}
@@ -111,6 +112,8 @@ class HubSettings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     ingest: IngestSettings = IngestSettings()
     api: ApiSettings = ApiSettings()
+    security: SecuritySettings = SecuritySettings()
+    """Keys, token lifetimes, audit checkpoints and witnesses, HTTPS (hub/security/settings.py)."""
 
     @classmethod
     def settings_customise_sources(
@@ -163,6 +166,7 @@ def production_problems(settings: HubSettings) -> list[ConfigError]:
     problems += _database_problems(settings.resolved_database_url())
     if settings.ingest.test_only_write_delay_ms:
         problems.append(ConfigError("ingest.test_only_write_delay_ms", "test-only setting must be 0 in production"))
+    problems += security_problems(settings.security, production=True)
     return problems
 
 

@@ -13,8 +13,10 @@ canonical JSON bytes) and `manifest.sig` (`contracts.signing.sign_bytes` over th
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import json
 import os
 import stat
 import tarfile
@@ -27,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from contracts._errors import PayloadError, SignatureError
 from contracts._files import write_atomic
 from contracts.manifest import BUNDLE_FILES, MANIFEST_FILE, MODEL_FILE, SIGNATURE_FILE, Manifest, parse_manifest
-from contracts.signing import key_id, load_public_key, sign_bytes, verify_bytes
+from contracts.signing import canonical_json, key_id, load_public_key, sign_bytes, verify_bytes
 from model_export._errors import BundleError, TamperedBundle, UnsafeBundle
 
 MAX_SIZES = {MODEL_FILE: 256 * 1024 * 1024, MANIFEST_FILE: 8 * 1024 * 1024, SIGNATURE_FILE: 4096}
@@ -69,11 +71,23 @@ def verify_bundle(path: Path, trusted_public_keys: Sequence[Ed25519PublicKey]) -
         key = verify_bytes(list(trusted_public_keys), manifest_bytes, signature)
     except SignatureError as exc:
         raise TamperedBundle(f"signature: {exc}") from None
+    _check_envelope_canonical(signature)
     manifest = _parse(manifest_bytes)
     if manifest.canonical_bytes() != manifest_bytes:
         raise TamperedBundle("manifest.json is not in canonical form")
     _check_model(manifest, files[MODEL_FILE])
     return VerifiedBundle(manifest, files[MODEL_FILE], manifest_bytes, signature, key, path)
+
+
+def _check_envelope_canonical(signature: bytes) -> None:
+    """Refuse a signature file that verifies but is not byte-for-byte the envelope `sign_bytes` writes
+    (base64 padding bits, key order, spacing): any change to a bundle file must be detected."""
+    doc = json.loads(signature)
+    if set(doc) != {"schema", "alg", "keyid", "sig"}:
+        raise TamperedBundle("manifest.sig has unexpected fields")
+    doc["sig"] = base64.b64encode(base64.b64decode(doc["sig"])).decode("ascii")
+    if canonical_json(doc) != signature:
+        raise TamperedBundle("manifest.sig is not in canonical form")
 
 
 def _parse(manifest_bytes: bytes) -> Manifest:

@@ -87,16 +87,17 @@ def parse_csv(text: str, source: str = "<csv>") -> Table:
     delimiter = ";" if ";" in lines[0] else ","
     rows = list(csv.reader(lines, delimiter=delimiter))
     header = [h.strip() for h in rows[0]]
-    plan = _column_plan(header, source)
+    channels, label = _column_plan(header, source)
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    values = _numeric(body, [i for i, _ in plan["channels"]], source)
+    values = _numeric(body, [i for i, _ in channels], source)
     labels = None
-    if plan["label"] is not None:
-        labels = (_numeric(body, [plan["label"]], source)[:, 0] > 0.5).astype(np.int8)
-    return Table(source, tuple(name for _, name in plan["channels"]), values, labels)
+    if label is not None:
+        labels = (_numeric(body, [label], source)[:, 0] > 0.5).astype(np.int8)
+    return Table(source, tuple(name for _, name in channels), values, labels)
 
 
-def _column_plan(header: list[str], source: str) -> dict[str, list[tuple[int, str]] | int | None]:
+def _column_plan(header: list[str], source: str) -> tuple[list[tuple[int, str]], int | None]:
+    """(column index, channel name) of every channel column, and the index of the label column."""
     channels: list[tuple[int, str]] = []
     label: int | None = None
     for i, col in enumerate(header):
@@ -112,7 +113,7 @@ def _column_plan(header: list[str], source: str) -> dict[str, list[tuple[int, st
         raise DataError(f"{source}: no channel columns")
     if len(set(names)) != len(names):
         raise DataError(f"{source}: duplicate channel names after mapping: {names}")
-    return {"channels": channels, "label": label}
+    return channels, label
 
 
 def _numeric(body: list[list[str]], columns: list[int], source: str) -> NDArray[np.float64]:

@@ -151,7 +151,8 @@ class FeatureStream:
         else:
             self._buffer[:-1] = self._buffer[1:]
             self._buffer[-1] = row
-        return _window_block(self._buffer, self.spec.window)[0]
+        features: Matrix = _window_block(self._buffer, self.spec.window)[0]
+        return features
 
     def push_reading(self, values: Mapping[str, float]) -> Matrix | None:
         """Like `push`, with a reading given as `{channel: value}` (extra channels are ignored)."""

@@ -45,8 +45,13 @@ class Confusion:
 
     def as_dict(self) -> dict[str, float]:
         return {
-            "f1": self.f1, "far": self.far, "mar": self.mar,
-            "tp": float(self.tp), "fp": float(self.fp), "fn": float(self.fn), "tn": float(self.tn),
+            "f1": self.f1,
+            "far": self.far,
+            "mar": self.mar,
+            "tp": float(self.tp),
+            "fp": float(self.fp),
+            "fn": float(self.fn),
+            "tn": float(self.tn),
         }
 
 

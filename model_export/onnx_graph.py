@@ -52,8 +52,15 @@ class GraphBuilder:
         """Sum over axis 1 of a [N, K] tensor -> [N]."""
         return self.op("ReduceSum", [x, self.const(np.array([1], dtype=np.int64), "axes")], keepdims=0)
 
+    def _rename_output(self, score: str) -> None:
+        """Let the node that computes the score write `score` itself (no Identity node at the end)."""
+        for node in self.nodes:
+            for i, name in enumerate(node.output):
+                if name == score:
+                    node.output[i] = OUTPUT
+
     def model(self, score: str, n_features: int, doc: str, uses_ml: bool = False) -> onnx.ModelProto:
-        self.nodes.append(helper.make_node("Identity", [score], [OUTPUT], name="score_out"))
+        self._rename_output(score)
         graph = helper.make_graph(
             self.nodes,
             "vigie_detector",

@@ -6,8 +6,8 @@ scikit-learn computes, for scaled input `z` (float64, cast to float32 before the
     score_samples(z) = -2 ** (-E(z) / (n_trees * c(max_samples)))
 
 where `c(n)` is the average path length of an unsuccessful BST search. We store, in each leaf, the
-already normalised `(depth + c(n) - 1) / (n_trees * c(max_samples))`, let the tree ensemble SUM them,
-and finish with `2 ** (-sum)`, which is `-score_samples` (our score: higher = more anomalous).
+already normalised and negated `-(depth + c(n) - 1) / (n_trees * c(max_samples))`, let the tree ensemble
+SUM them, and finish with `2 ** sum`, which is `-score_samples` (our score: higher = more anomalous).
 
 Thresholds: sklearn compares `float32(z) <= float64(threshold)`; ONNX compares two float32 values. For
 a float32 `x`, `x <= t` holds exactly when `x <= t32` with `t32` the largest float32 not above `t`, so
@@ -62,7 +62,7 @@ def _tree_attributes(forest: IsolationForest, index: int, denominator: float) ->
         "nodes_truenodeids": np.where(leaf, 0, left),
         "nodes_falsenodeids": np.where(leaf, 0, right),
         "target_nodeids": node_ids[leaf],
-        "target_weights": (path[leaf] / denominator).astype(np.float32),
+        "target_weights": (-path[leaf] / denominator).astype(np.float32),
     }
 
 
@@ -87,7 +87,7 @@ def forest_attributes(forest: IsolationForest) -> dict[str, list[Any]]:
 
 
 def iforest_to_onnx(scaler: StandardScaler, forest: IsolationForest) -> onnx.ModelProto:
-    """ONNX graph: double features -> scaler (double) -> float32 -> one tree ensemble -> `2 ** -sum`."""
+    """ONNX graph: double features -> scaler (double) -> float32 -> one tree ensemble -> `2 ** sum`."""
     g = GraphBuilder()
     z = g.scaler("features", scaler.mean_, scaler.scale_)
     z32 = g.op("Cast", [z], to=onnx.TensorProto.FLOAT)
@@ -101,6 +101,5 @@ def iforest_to_onnx(scaler: StandardScaler, forest: IsolationForest) -> onnx.Mod
         **forest_attributes(forest),
     )
     flat = g.op("Reshape", [summed, g.const(np.array([-1], dtype=np.int64), "shape")])
-    exponent = g.op("Neg", [g.op("Cast", [flat], to=onnx.TensorProto.DOUBLE)])
-    score = g.op("Pow", [g.const(2.0, "two"), exponent])
+    score = g.op("Pow", [g.const(2.0, "two"), g.op("Cast", [flat], to=onnx.TensorProto.DOUBLE)])
     return g.model(score, int(scaler.n_features_in_), "IsolationForest as one TreeEnsembleRegressor", uses_ml=True)

@@ -92,7 +92,7 @@ def split_features(tables: Sequence[Table], spec: FeatureSpec, holdout: float) -
     for table in tables:
         x = compute_features(table.values, spec)
         labels = _labels(table)[spec.warmup :]
-        cut = max(0, int(round(table.rows * (1.0 - holdout))) - spec.warmup)
+        cut = max(0, round(table.rows * (1.0 - holdout)) - spec.warmup)
         fit.append(x[:cut][labels[:cut] != 1])
         hold.append(x[cut:])
         hold_y.append(labels[cut:])
@@ -236,7 +236,9 @@ def _fingerprint(tables: Sequence[Table]) -> DataFingerprint:
     return DataFingerprint(sha256=fingerprint(tables), rows=sum(t.rows for t in tables), sources=sources)
 
 
-def _metrics(detector: Detector, split: Split, threshold: float, fit_scores: Matrix, seconds: float) -> dict[str, float]:
+def _metrics(
+    detector: Detector, split: Split, threshold: float, fit_scores: Matrix, seconds: float
+) -> dict[str, float]:
     metrics = {
         "fit_rows": float(split.fit.shape[0]),
         "holdout_rows": float(split.holdout.shape[0]),

@@ -63,7 +63,7 @@ def pki() -> None:
     """
 
 
-@pki.command("init")
+@pki.command("init", short_help="Create the PKI: root, service and device CAs, broker and hub certs, CRL.")
 @_DIR
 @click.option("--host", "hosts", multiple=True, metavar="NAME",
               help="Extra DNS name or IP for the broker certificate (repeatable); "
@@ -94,7 +94,7 @@ def init_cmd(directory: Path, hosts: tuple[str, ...], days: int, ca_days: int, f
     ])
 
 
-@pki.command("issue")
+@pki.command("issue", short_help="Issue a gateway client certificate (CN = gateway id).")
 @_DIR
 @click.argument("gateway_id", callback=_gateway_id)
 @click.option("--days", default=lib.DEFAULT_LEAF_DAYS, show_default=True, type=click.IntRange(min=1),
@@ -117,7 +117,7 @@ def issue_cmd(directory: Path, gateway_id: str, days: int, force: bool, as_json:
     ])
 
 
-@pki.command("revoke")
+@pki.command("revoke", short_help="Revoke a gateway's certificates and rewrite the CRL.")
 @_DIR
 @click.argument("gateway_id", callback=_gateway_id)
 @_JSON
@@ -134,7 +134,7 @@ def revoke_cmd(directory: Path, gateway_id: str, as_json: bool) -> None:
            "  restart the broker (or send it SIGHUP) so that it reads the new CRL"])
 
 
-@pki.command("crl")
+@pki.command("crl", short_help="Regenerate the CRL before it expires.")
 @_DIR
 @click.option("--days", default=lib.DEFAULT_CRL_DAYS, show_default=True, type=click.IntRange(min=1),
               help="Validity (nextUpdate) of the new CRL.")

@@ -2,14 +2,13 @@
 
 `require_role` is the single hook for access control: every `/api/v1` router is declared with
 `dependencies=[Depends(require_role(Role.READER))]` and write routes add `require_role(Role.OPERATOR)`.
-It is a placeholder that allows everything; the security layer (`hub/security/`) replaces its body
-(JWT bearer check + audit) without touching the routes.
+It is the security layer's guard (`hub/security/deps.py`): bearer JWT or service API token, 401/403, and the
+principal recorded by the audit log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from enum import StrEnum
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,23 +16,11 @@ from sqlmodel import Session
 
 from hub.api.context import HubContext
 from hub.db.engine import session_scope
+from hub.security.deps import require_role  # the real role guard: JWT / API token, 401/403, audit principal
+from hub.security.roles import Role
 from hub.series.base import SeriesStore
 
-
-class Role(StrEnum):
-    READER = "reader"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-
-def require_role(role: Role) -> Callable[[Request], None]:
-    """Dependency factory: the caller must hold `role` (placeholder: allows every request for now)."""
-
-    def check(request: Request) -> None:
-        request.state.required_role = role
-
-    check.__name__ = f"require_{role.value}"
-    return check
+__all__ = ["Role", "require_role"]
 
 
 def get_context(request: Request) -> HubContext:

@@ -5,7 +5,7 @@ model-manifest signature made with the same primitive), signed with Ed25519 in t
 `contracts.signing`. Wire form:
 
     {"checkpoint": {"schema": "vigie.audit.checkpoint/1", "origin": "vigie-hub", "size": 42,
-                    "root": "<base64>", "timestamp": "2025-01-01T12:00:00.000000Z"},
+                    "root": "<base64>", "timestamp": "2025-01-01T12:00:00.000Z"},
      "signature": {"schema": "vigie.sig/1", "alg": "ed25519", "keyid": "<16 hex>", "sig": "<base64>"}}
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -34,7 +33,7 @@ class Checkpoint:
     origin: str
     size: int
     root: bytes
-    timestamp: datetime
+    timestamp_ms: int
 
     def body(self) -> dict[str, Any]:
         return {
@@ -42,7 +41,7 @@ class Checkpoint:
             "origin": self.origin,
             "size": self.size,
             "root": b64(self.root),
-            "timestamp": format_ts(self.timestamp),
+            "timestamp": format_ts(self.timestamp_ms),
         }
 
 
@@ -97,10 +96,10 @@ def parse_body(body: dict[str, Any]) -> Checkpoint:
         raise CheckpointError("checkpoint size must be a natural number")
     try:
         root = unb64(body["root"], "checkpoint root", merkle.HASH_SIZE)
-        timestamp = parse_ts(body["timestamp"])
+        timestamp_ms = parse_ts(body["timestamp"])
     except EntryError as exc:
         raise CheckpointError(str(exc)) from None
-    return Checkpoint(origin=origin, size=size, root=root, timestamp=timestamp)
+    return Checkpoint(origin=origin, size=size, root=root, timestamp_ms=timestamp_ms)
 
 
 def verify_checkpoint(

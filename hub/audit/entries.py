@@ -2,7 +2,7 @@
 
 An entry is the canonical JSON (contracts.signing.canonical_json) of
 
-    {"v": 1, "index": 17, "ts": "2025-01-01T12:00:00.000001Z", "prev": "<base64 leaf hash of entry 16>",
+    {"v": 1, "index": 17, "ts": "2025-01-01T12:00:00.001Z", "prev": "<base64 leaf hash of entry 16>",
      "type": "http.request", "actor": "alice", "role": "operator", "data": {...}}
 
 `index` and `prev` (empty for entry 0) tie every entry to its place: a row moved, inserted or deleted no
@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts._errors import SignatureError
@@ -32,19 +33,24 @@ class EntryError(AuditError):
     """Bytes that are not a canonical audit entry."""
 
 
-def format_ts(ts: datetime) -> str:
-    """UTC, microseconds, `Z`: the one textual form of a timestamp in entries and checkpoints."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
-def parse_ts(text: str) -> datetime:
+def format_ts(ts_ms: int) -> str:
+    """Epoch milliseconds as UTC `YYYY-MM-DDTHH:MM:SS.mmmZ`: the one textual form in entries and checkpoints."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ts_ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: object) -> int:
+    """Epoch milliseconds of a `format_ts` string; anything else raises EntryError."""
+    if not isinstance(text, str) or not _TS.fullmatch(text):
+        raise EntryError(f"timestamp {text!r:.40} is not YYYY-MM-DDTHH:MM:SS.mmmZ")
     try:
-        parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
-    except (TypeError, ValueError):
-        raise EntryError(f"timestamp {text!r:.40} is not YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
-    return parsed.replace(tzinfo=UTC)
+        parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise EntryError(f"timestamp {text!r:.40} is not a valid date") from None
+    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def b64(data: bytes) -> str:
@@ -65,7 +71,7 @@ def unb64(text: str, what: str = "value", size: int | None = None) -> bytes:
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     index: int
-    ts: datetime
+    ts_ms: int
     prev: bytes
     """Leaf hash of the previous entry; empty for entry 0."""
     type: str
@@ -77,7 +83,7 @@ class AuditEntry:
         return {
             "v": ENTRY_VERSION,
             "index": self.index,
-            "ts": format_ts(self.ts),
+            "ts": format_ts(self.ts_ms),
             "prev": b64(self.prev),
             "type": self.type,
             "actor": self.actor,
@@ -114,7 +120,7 @@ def parse_entry(raw: bytes) -> AuditEntry:
         raise EntryError("only entry 0 has an empty prev hash")
     entry = AuditEntry(
         index=index,
-        ts=parse_ts(doc["ts"]),
+        ts_ms=parse_ts(doc["ts"]),
         prev=unb64(prev, "prev", merkle.HASH_SIZE) if prev else b"",
         type=doc["type"],
         actor=doc["actor"],
@@ -131,30 +137,30 @@ class AuditRow:
     """One stored row: what the database (or an export) says about entry `index`."""
 
     index: int
-    ts: datetime
+    ts_ms: int
     canonical: bytes
     leaf_hash: bytes
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditRow:
         raw = entry.canonical()
-        return cls(entry.index, entry.ts, raw, merkle.leaf_hash(raw))
+        return cls(entry.index, entry.ts_ms, raw, merkle.leaf_hash(raw))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "index": self.index,
-            "ts": format_ts(self.ts),
+            "tsMs": self.ts_ms,
             "canonical": b64(self.canonical),
             "leafHash": b64(self.leaf_hash),
         }
 
     @classmethod
     def from_json(cls, doc: Any) -> AuditRow:
-        if not isinstance(doc, dict) or not isinstance(doc.get("index"), int):
-            raise EntryError("exported entry lacks an integer index")
+        if not isinstance(doc, dict) or not all(isinstance(doc.get(k), int) for k in ("index", "tsMs")):
+            raise EntryError("exported entry lacks an integer index or tsMs")
         return cls(
             index=doc["index"],
-            ts=parse_ts(doc.get("ts", "")),
+            ts_ms=doc["tsMs"],
             canonical=unb64(doc.get("canonical", ""), "canonical"),
             leaf_hash=unb64(doc.get("leafHash", ""), "leafHash"),
         )

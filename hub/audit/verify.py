@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hub.audit import merkle
 from hub.audit._errors import CheckpointError
 from hub.audit.checkpoints import Checkpoint, Equivocation, SignedCheckpoint, find_equivocations, verify_checkpoint
-from hub.audit.entries import AuditRow, EntryError, format_ts, parse_entry
+from hub.audit.entries import AuditRow, EntryError, parse_entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ class _RowScanner:
             return f"entry says it is index {entry.index}", min(p, entry.index)
         if row.leaf_hash != leaf:
             return "stored leaf hash is not the hash of the stored bytes", p
-        if format_ts(row.ts) != format_ts(entry.ts):
+        if row.ts_ms != entry.ts_ms:
             return "stored timestamp differs from the entry's", p
         return None, p
 

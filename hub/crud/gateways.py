@@ -67,7 +67,7 @@ def summary(record: GatewayRecord) -> GatewaySummary:
         cert_fingerprint=record.cert_fingerprint,
         registered_at_ms=record.registered_at_ms,
         last_seen_ms=record.last_seen_ms,
-        status=status(record),  # type: ignore[arg-type]
+        status=status(record),
         state_seq=record.state_seq,
     )
 

@@ -32,10 +32,12 @@ class MqttSource:
         self.filter = topics.hub_up_filter(settings.shared_group)
         self._generation = 0
         self._connected = threading.Event()
+        self._link = threading.Event()
         self._client = self._make_client()
 
     @property
     def connected(self) -> bool:
+        """Connected and subscribed (SUBACK received)."""
         return self._connected.is_set()
 
     def start(self) -> None:
@@ -56,6 +58,7 @@ class MqttSource:
     def stop(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        self._link.clear()
         self._connected.clear()
         self.metrics.broker_connected.set(0)
 
@@ -66,7 +69,7 @@ class MqttSource:
         """Acknowledge; False (and no ack) if the message came on an earlier connection: it will be redelivered."""
         if message.qos == 0:
             return True
-        if message.generation != self._generation or not self.connected:
+        if message.generation != self._generation or not self._link.is_set():
             return False
         self._client.ack(message.mid, message.qos)
         return True
@@ -86,6 +89,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _configure_tls(self, client: Any) -> None:
@@ -107,15 +111,23 @@ class MqttSource:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         self._generation += 1
+        self._link.set()
         client.subscribe(self.filter, options=SubscribeOptions(qos=1))
-        self._connected.set()
-        self.metrics.broker_connected.set(1)
         log.info(
             "connected to broker",
             extra={"session_present": bool(flags.session_present), "filter": self.filter, "gen": self._generation},
         )
 
+    def _on_subscribe(self, _client: Any, _userdata: Any, _mid: int, reason_codes: Any, _props: Any) -> None:
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("broker refused the subscription", extra={"filter": self.filter, "reason": failed})
+            return
+        self._connected.set()
+        self.metrics.broker_connected.set(1)
+
     def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+        self._link.clear()
         self._connected.clear()
         self.metrics.broker_connected.set(0)
         log.warning("disconnected from broker", extra={"reason": str(reason_code)})

@@ -4,6 +4,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import hub.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import hub.audit.store  # noqa: F401 - security layer: audit tables
+import hub.security.models  # noqa: F401 - security layer: users, api_tokens
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -32,6 +32,7 @@ from hub._errors import ConfigError
 from hub.rollout.planner import Assignment
 
 Status = Literal["pass", "fail", "pending"]
+K = TypeVar("K", bound=Hashable)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -205,6 +206,11 @@ def pair_stats(readings: Iterable[Reading], shadow_version: str) -> ShadowStats:
             active[key] = reading.is_anomaly
         elif reading.model_version == shadow_version:
             shadow[key] = reading.is_anomaly
+    return pair_decisions(active, shadow)
+
+
+def pair_decisions(active: Mapping[K, bool], shadow: Mapping[K, bool]) -> ShadowStats:
+    """Statistics over the keys (e.g. timestamps of one equipment) that both models decided on."""
     keys = active.keys() & shadow.keys()
     return ShadowStats(
         pairs=len(keys),

@@ -69,20 +69,24 @@ class InfluxV1Store:
         if len(rows) <= query.max_points:
             return SeriesResult(rows, None)
         interval = bucket_interval_ms(query.start_ms, query.end_ms, query.max_points)
-        select = lp.select_aggregates(query.fields, measurement.aggregates, measurement.default_agg)
+        fields = query.fields or measurement.fields
+        select = lp.select_aggregates(fields, measurement.aggregates, measurement.default_agg)
         agg = lp.select_buckets(query.measurement, select, where, interval)
-        prefix = f"{measurement.default_agg}_" if query.fields is None else ""
+        prefix = f"{measurement.default_agg}_" if fields is None else ""
         return SeriesResult(self._rows(agg, drop=set(), strip_prefix=prefix), interval)
 
     def latest(self, measurement: str, where: Mapping[str, str], by: tuple[str, ...]) -> dict[tuple[str, ...], Row]:
         schema = MEASUREMENTS[measurement]
-        text = lp.select_latest(measurement, schema.fields, lp.where_clause(where), by)
+        text = lp.select_latest(measurement, None, lp.where_clause(where), by)
         out: dict[tuple[str, ...], Row] = {}
         for series in self._series(text):
-            tags = {k: str(v) for k, v in (series.get("tags") or {}).items()}
-            rows = _series_rows(series, drop=set(schema.tags))
-            if rows:
-                out[tuple(tags.get(t, "") for t in by)] = Row(rows[0].ts_ms, rows[0].fields, tags)
+            columns: list[str] = series.get("columns") or []
+            for values in (series.get("values") or [])[:1]:
+                row = dict(zip(columns, values, strict=False))
+                tags = {k: str(v) for k, v in (series.get("tags") or {}).items()}
+                tags.update({k: str(row[k]) for k in schema.tags if row.get(k) is not None})
+                fields = {k: _number(v) for k, v in row.items() if k != "time" and k not in schema.tags}
+                out[tuple(tags.get(t, "") for t in by)] = Row(int(row["time"]), fields, tags)
         return out
 
     def ping(self) -> None:

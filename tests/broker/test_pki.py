@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
@@ -25,6 +26,12 @@ def _cn(cert: x509.Certificate) -> str:
 
 def _ekus(cert: x509.Certificate) -> list[x509.ObjectIdentifier]:
     return list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+
+
+def _ec_key(cert_path: Path) -> ec.EllipticCurvePublicKey:
+    key = pki.load_certificate(cert_path).public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key
 
 
 def _mode(path: Path) -> int:
@@ -125,8 +132,8 @@ def test_revoke_lists_serial_in_device_ca_crl_only(pki_dir: Path) -> None:
     assert pki.revoke_gateway(pki_dir, "gone-gw") == [gone.serial]
     device_crl, service_crl = pki.load_crls(paths.crl)
     assert device_crl.issuer == pki.load_certificate(paths.device_ca_cert).subject
-    assert device_crl.is_signature_valid(pki.load_certificate(paths.device_ca_cert).public_key())
-    assert service_crl.is_signature_valid(pki.load_certificate(paths.service_ca_cert).public_key())
+    assert device_crl.is_signature_valid(_ec_key(paths.device_ca_cert))
+    assert service_crl.is_signature_valid(_ec_key(paths.service_ca_cert))
     assert device_crl.get_revoked_certificate_by_serial_number(gone.serial) is not None
     assert device_crl.get_revoked_certificate_by_serial_number(keep.serial) is None
     assert len(service_crl) == 0

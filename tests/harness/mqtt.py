@@ -31,6 +31,7 @@ from tests.harness.pki import ClientCert
 
 MQTTv5 = MQTTProtocolVersion.MQTTv5
 MQTTv311 = MQTTProtocolVersion.MQTTv311
+RECONNECT_DELAY = 0.1  # seconds between reconnection attempts after the broker dropped a test client
 
 
 class BrokerAddress(Protocol):
@@ -170,7 +171,11 @@ class MqttTestClient:
 
     def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = DEFAULT_TIMEOUT,
                  what: str = "messages") -> list[Received]:
-        """Wait until `predicate(all messages so far)` is true; return the messages."""
+        """Wait until `predicate(all messages so far)` is true; return the messages.
+
+        The wait wakes up when *this* client receives or loses its connection: for a condition over
+        several clients, poll with `tests.harness.wait_until` instead.
+        """
         self._wait(lambda: predicate(list(self.messages)), timeout, what)
         with self._cond:
             return list(self.messages)
@@ -184,9 +189,22 @@ class MqttTestClient:
         with self._cond:
             self.messages.clear()
 
+    # -- network thread ------------------------------------------------------------------------------
+    def start_loop(self) -> None:
+        """Start paho's network thread (it reconnects by itself, every RECONNECT_DELAY s, if dropped).
+
+        paho's own thread is required: paho writes from the calling thread when it has no loop thread of
+        its own, which would interleave TLS records with another thread's and corrupt the stream.
+        """
+        self.client.reconnect_delay_set(min_delay=RECONNECT_DELAY, max_delay=RECONNECT_DELAY)  # type: ignore[arg-type]
+        self.client.loop_start()
+
     def close(self) -> None:
-        """Disconnect cleanly and stop the network thread."""
-        self.client.disconnect()
+        """Disconnect cleanly (if still connected) and stop the network thread."""
+        if self.connected:
+            with contextlib.suppress(Exception):
+                if self.client.disconnect() == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    self._wait(lambda: not self._connected, 2.0, "DISCONNECT to be sent")
         self.client.loop_stop()
 
 
@@ -206,7 +224,6 @@ def _new_client(broker: BrokerAddress, cert: ClientCert | Path | None, key: Path
     extra: dict[str, Any] = {} if protocol == MQTTv5 else {"clean_session": clean_start}
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=cid, protocol=protocol, **extra)
     client.tls_set_context(_tls_context(ca or broker.ca, cert, key))
-    client.reconnect_delay_set(min_delay=1, max_delay=2)  # fast reconnection in broker-outage tests
     return MqttTestClient(client, cid)
 
 
@@ -229,7 +246,7 @@ def connect(broker: BrokerAddress, cert: ClientCert | Path | None, key: Path | N
         wrapped.client.connect(broker.host, broker.port, keepalive=30, **kwargs)
     except (OSError, ssl.SSLError) as exc:
         raise MqttConnectError(f"{wrapped.client_id}: connect to {broker.host}:{broker.port} failed: {exc}") from exc
-    wrapped.client.loop_start()
+    wrapped.start_loop()
     try:
         wrapped._wait(lambda: wrapped._connack is not None or wrapped.disconnects, timeout, "CONNACK")
     except TimeoutError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -11,6 +12,7 @@ from contracts.messages import Counters, Latency, ModelRef, ModelSlots, Reading,
 from hub._errors import ConfigError
 from hub.rollout.gates import (
     GateConfig,
+    GateReport,
     GatewayObservation,
     ShadowStats,
     evaluate,
@@ -26,16 +28,17 @@ NEW = ModelRef(name="pump", version="1.1.0")
 
 
 def _state(gateway: str = "g1", active: ModelRef | None = NEW, shadow: ModelRef | None = None, **kw) -> ReportedState:
-    return ReportedState(
-        gateway=gateway, seq=1, ts=1, online=kw.pop("online", True), models=ModelSlots(active=active, shadow=shadow), **kw
-    )
+    online = kw.pop("online", True)
+    slots = ModelSlots(active=active, shadow=shadow)
+    return ReportedState(gateway=gateway, seq=1, ts=1, online=online, models=slots, **kw)
 
 
 def _obs(**kw) -> GatewayObservation:
-    return GatewayObservation(gateway=kw.pop("gateway", "g1"), expected=kw.pop("expected", Assignment(active=NEW)), **kw)
+    expected = kw.pop("expected", Assignment(active=NEW))
+    return GatewayObservation(gateway=kw.pop("gateway", "g1"), expected=expected, **kw)
 
 
-def _status(report, name):
+def _status(report: GateReport, name: str) -> str:
     result = report.get(name)
     assert result is not None
     return result.status
@@ -91,7 +94,8 @@ def test_converged_needs_every_target_online_with_the_assigned_slots() -> None:
     assert report.converged
     for state in (None, _state(active=OLD), _state(active=OLD, shadow=NEW, online=False)):
         report = evaluate(config, [_obs(expected=shadow, state=state)])
-        assert not report.converged and "g1" in (report.get("converged").detail if report.get("converged") else "")
+        converged = report.get("converged")
+        assert not report.converged and converged is not None and "g1" in converged.detail
 
 
 def test_failures_are_hard() -> None:
@@ -125,10 +129,10 @@ def test_latency_relative_to_previous_version() -> None:
     assert _status(evaluate(config, [_obs(state=slow, reference_p99_us=None)]), "latency") == "pass"
 
 
-def _reading(ts: int, slot: str, anomaly: bool, version: str) -> Reading:
+def _reading(ts: int, slot: Literal["active", "shadow"], anomaly: bool, version: str) -> Reading:
     return Reading(
         equipment="pump-1", ts=ts, values={"p": 1.0}, score=0.5, is_anomaly=anomaly, threshold=0.4,
-        model="pump", model_version=version, slot=slot,  # type: ignore[arg-type]
+        model="pump", model_version=version, slot=slot,
     )
 
 

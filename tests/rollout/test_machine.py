@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
@@ -213,11 +214,12 @@ REPORTS = st.sampled_from([PASS] * 8 + [PENDING, PENDING, SOFT_FAIL, HARD_FAIL, 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[Rollout, list[Event]]:
     shadow = draw(st.booleans())
-    hold = draw(st.sampled_from(["rollback", "hold"]))
+    hold: Literal["rollback", "hold"] = draw(st.sampled_from(["rollback", "hold"]))
     no_model = draw(st.sets(st.sampled_from([g.gateway for g in FLEET])))
     previous = {g.gateway: (None if g.gateway in no_model else OLD) for g in FLEET}
     rollout = new_rollout("r", NEW, FLEET, previous, TIMING, shadow_stage=shadow, on_gate_failure=hold)
-    now, events = 0, []
+    now = 0
+    events: list[Event] = []
     for kind in draw(st.lists(st.sampled_from("ttttttttttspraf"), max_size=50)):
         now += draw(st.integers(min_value=0, max_value=3_000))
         if kind == "t":

@@ -130,8 +130,8 @@ def test_every_generated_proof_verifies_and_no_other_does(size: int, data: st.Da
     merkle.verify_consistency(size1, size, cproof, root1, root)
     if size1 < size:
         with pytest.raises(ProofError):
-            merkle.verify_consistency(size1, size, cproof, merkle.root_hash(hashes[: size1 - 1] + [root]), root)
-        bad = [bytes(32)] + cproof[1:]
+            merkle.verify_consistency(size1, size, cproof, merkle.root_hash([*hashes[:size1 - 1], root]), root)
+        bad = [bytes(32), *cproof[1:]]
         with pytest.raises(ProofError):
             merkle.verify_consistency(size1, size, bad, root1, root)
 

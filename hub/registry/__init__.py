@@ -1,0 +1,1 @@
+"""The model registry: verified, immutable model versions, published into the TUF repository."""

@@ -1,0 +1,92 @@
+"""Writing desired states: retained, QoS 1 messages on `vigie/v1/<gateway>/down/desired`.
+
+A separate paho client (its own client id, clean session) next to ingest's: publishing never waits behind
+ingest's flow control. `publish` returns True only once the broker acknowledged (PUBACK); the controller
+keeps unacknowledged desired states in SQL and retries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Protocol
+
+from contracts import topics
+from contracts.messages import DesiredState
+from hub._errors import BrokerError
+from hub.settings import MqttSettings
+
+log = logging.getLogger("hub.rollout")
+
+
+class DesiredSink(Protocol):
+    def publish(self, state: DesiredState) -> bool:
+        """Write `state` as the retained desired state of its gateway; True once the broker has it."""
+        ...
+
+
+class MqttDesiredPublisher:
+    def __init__(self, settings: MqttSettings, timeout_s: float = 10.0) -> None:
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self._connected = threading.Event()
+        self._client = self._make_client()
+
+    def start(self) -> None:
+        try:
+            self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive_s)
+        except (OSError, ValueError) as exc:
+            raise BrokerError(f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}") from None
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def publish(self, state: DesiredState) -> bool:
+        if not self._connected.is_set():
+            return False
+        topic = topics.down(state.gateway)
+        info = self._client.publish(topic, state.to_bytes(), qos=1, retain=True)
+        try:
+            info.wait_for_publish(self.timeout_s)
+        except (RuntimeError, ValueError) as exc:  # not queued: the connection just went away
+            log.warning("desired state not published", extra={"gateway": state.gateway, "error": str(exc)})
+            return False
+        published: bool = info.is_published()
+        return published
+
+    def _make_client(self) -> Any:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        s = self.settings
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{s.client_id}-desired"[:64], protocol=mqtt.MQTTv5)
+        if s.tls:
+            try:
+                client.tls_set(
+                    ca_certs=str(s.ca_file) if s.ca_file else None,
+                    certfile=str(s.cert_file) if s.cert_file else None,
+                    keyfile=str(s.key_file) if s.key_file else None,
+                )
+            except (OSError, ValueError) as exc:
+                raise BrokerError(f"cannot load the hub TLS files: {exc}") from None
+            client.tls_insecure_set(s.tls_insecure)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        return client
+
+    def _on_connect(self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the desired-state publisher", extra={"reason": str(reason_code)})
+            return
+        self._connected.set()
+
+    def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+        self._connected.clear()
+        log.warning("desired-state publisher disconnected", extra={"reason": str(reason_code)})

@@ -1,0 +1,64 @@
+"""End to end over a real Mosquitto (mTLS): scored batches complete and in order, desired state follows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.agent.helpers import (
+    agent_config,
+    desired,
+    desired_topic,
+    readings,
+    running_agent,
+    score_batches,
+    simulated,
+    states,
+    up_filter,
+)
+
+pytestmark = pytest.mark.integration
+
+N = 200
+
+
+def expected_count(trained, n: int = N) -> int:
+    return n - (trained.manifest.window.size - 1)
+
+
+def test_two_equipment_publish_complete_ordered_batches(tmp_path: Path, pki, mosquitto, mqtt_client, trained,
+                                                        keys_dir: Path, bundles: Path) -> None:
+    gateway = pki.unique_gateway_id("agt")
+    cert = pki.issue(gateway)
+    config = agent_config(tmp_path / "cfg", gateway, mosquitto, cert, keys_dir / "release.pub", bundles,
+                          [simulated("pump-a", 1, max_readings=N), simulated("pump-b", 2, max_readings=N)])
+    with mqtt_client(pki.hub) as hub:
+        hub.subscribe(up_filter(gateway))
+        hub.publish(desired_topic(gateway), desired(gateway, 1, "1.0.0"), retain=True)
+        with running_agent(config) as agent:
+            hub.wait_for(lambda ms: len(readings(ms)) >= 2 * expected_count(trained), timeout=20,
+                         what="every scored reading")
+            got = readings(hub.received(up_filter(gateway)))
+            per_equipment: dict[str, list[int]] = defaultdict(list)
+            for equipment, ts, version in got:
+                per_equipment[equipment].append(ts)
+                assert version == "1.0.0"
+            for equipment in ("pump-a", "pump-b"):
+                ts = per_equipment[equipment]
+                assert len(ts) == expected_count(trained)
+                assert ts == sorted(ts) and len(set(ts)) == len(ts)
+                assert ts[1] - ts[0] == 2  # sample period, sensor clock
+            seqs = [b.seq for b in score_batches(hub.received(up_filter(gateway)))]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+            hub.wait_for(lambda ms: any(s.counters.readings_in == 2 * N for s in states(ms)), what="final counters")
+            last = [s for s in states(hub.received(up_filter(gateway))) if s.counters.readings_in == 2 * N][-1]
+            assert last.online and last.models.active is not None and last.models.active.version == "1.0.0"
+            assert last.counters.scored == 2 * expected_count(trained)
+            assert last.counters.unscoreable == 2 * (N - expected_count(trained))
+            assert last.update is not None and last.update.outcome == "applied"
+            assert agent.outbox.stats().depth == 0 or hub.wait_for(lambda _m: agent.outbox.stats().depth == 0)
+        offline = states(hub.wait_for(lambda ms: any(not s.online for s in states(ms)), what="offline state"))
+        assert any(not s.online for s in offline)
+        hub.publish(desired_topic(gateway), b"", retain=True)
