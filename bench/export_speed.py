@@ -72,17 +72,22 @@ def bench_algorithm(algorithm: str, seconds: float) -> dict[str, float]:
 
 
 def _print(algorithm: str, r: dict[str, float]) -> None:
-    print(f"\n{algorithm}  (parity max rel diff {r['parity_max_rel']:.2g}, model.onnx {r['model_bytes'] / 1024:.0f} KiB)")
+    size = r["model_bytes"] / 1024
+    print(f"\n{algorithm}  (parity max rel diff {r['parity_max_rel']:.2g}, model.onnx {size:.0f} KiB)")
     print(f"  {'engine':<22} {'us/row b=1':>12} {'rows/s b=1000':>15}")
     engines = [("scikit-learn", "sklearn"), ("ours (onnxruntime)", "onnx"), ("skl2onnx default", "skl2onnx")]
     for label, key in engines:
         if f"{key}_us_b1" in r:
             print(f"  {label:<22} {r[f'{key}_us_b1']:12.1f} {r[f'{key}_rows_s_b1000']:15,.0f}")
-    print(f"  ours vs scikit-learn: {r['sklearn_us_b1'] / r['onnx_us_b1']:.0f}x faster at batch 1, "
-          f"{r['onnx_rows_s_b1000'] / r['sklearn_rows_s_b1000']:.1f}x at batch 1000")
+    print(
+        f"  ours vs scikit-learn: {r['sklearn_us_b1'] / r['onnx_us_b1']:.0f}x faster at batch 1, "
+        f"{r['onnx_rows_s_b1000'] / r['sklearn_rows_s_b1000']:.1f}x at batch 1000"
+    )
     if "skl2onnx_us_b1" in r:
-        print(f"  ours vs skl2onnx:     {r['skl2onnx_us_b1'] / r['onnx_us_b1']:.0f}x faster at batch 1, "
-              f"{r['onnx_rows_s_b1000'] / r['skl2onnx_rows_s_b1000']:.1f}x at batch 1000")
+        print(
+            f"  ours vs skl2onnx:     {r['skl2onnx_us_b1'] / r['onnx_us_b1']:.0f}x faster at batch 1, "
+            f"{r['onnx_rows_s_b1000'] / r['skl2onnx_rows_s_b1000']:.1f}x at batch 1000"
+        )
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from hub.api.context import HubContext
 from hub.api.main import api_router
 from hub.api.routes import health
 from hub.metrics import HubMetrics
+from hub.rollout.install import install_rollout
 from hub.security.install import install_security
 from hub.security.tls import scheme, uvicorn_tls_kwargs
 from hub.settings import HubSettings, check_production
@@ -50,6 +51,7 @@ def create_app(settings: HubSettings, metrics: HubMetrics | None = None) -> Fast
     app.include_router(health.router)
     app.include_router(api_router)
     install_security(app, settings)  # security layer: login, role guard check, audit log (hub/security/install.py)
+    install_rollout(app, settings)  # model lifecycle: /tuf, /api/v1/models, /api/v1/rollouts (hub/rollout/install.py)
     _add_error_handlers(app)
     app.middleware("http")(_observe(metrics))
     return app

@@ -24,6 +24,9 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from hub._errors import ConfigError
+from hub.distribution.settings import DistributionSettings  # model lifecycle (hub/distribution)
+from hub.registry.settings import RegistrySettings  # model lifecycle (hub/registry)
+from hub.rollout.settings import RolloutSettings  # model lifecycle (hub/rollout)
 from hub.security.settings import SecuritySettings, security_problems  # security layer (hub/security)
 
 DEV_SECRETS = frozenset(
@@ -114,6 +117,10 @@ class HubSettings(BaseSettings):
     api: ApiSettings = ApiSettings()
     security: SecuritySettings = SecuritySettings()
     """Keys, token lifetimes, audit checkpoints and witnesses, HTTPS (hub/security/settings.py)."""
+    # model lifecycle: TUF distribution, registry, rollout controller (hub/distribution, hub/registry, hub/rollout)
+    distribution: DistributionSettings = DistributionSettings()
+    registry: RegistrySettings = RegistrySettings()
+    rollout: RolloutSettings = RolloutSettings()
 
     @classmethod
     def settings_customise_sources(

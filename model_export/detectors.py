@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 import onnx
@@ -52,7 +52,7 @@ class Detector(ABC):
         self.seed = seed
         self.scaler = StandardScaler()
 
-    def fit(self, x: Matrix, progress: Progress = _no_progress) -> Detector:
+    def fit(self, x: Matrix, progress: Progress = _no_progress) -> Self:
         if x.shape[0] < 8:
             raise ExportError(f"{self.algorithm}: need at least 8 feature rows to fit, got {x.shape[0]}")
         z = self.scaler.fit_transform(x)

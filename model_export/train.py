@@ -147,7 +147,7 @@ def train_bundle(
     bundle is signed too. With `out=None` nothing is written (the result still holds every part).
     """
     opts = options or TrainOptions()
-    tables = list(data) if data else [simulated_table(simulate_rows, opts.seed, opts.holdout)]
+    tables = list(data) if data is not None else [simulated_table(simulate_rows, opts.seed, opts.holdout)]
     channels = opts.channels or common_channels(tables)
     tables = [t.select(channels) for t in tables]
     spec = FeatureSpec(tuple(channels), opts.window)

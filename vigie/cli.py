@@ -30,13 +30,19 @@ class ExitCode(IntEnum):
 _COMMANDS: dict[str, tuple[str, str]] = {
     "pki": ("vigie.pki_cli:pki", "Certificates: root CA, device CA, broker, hub and gateway certs, CRL."),
     "broker": ("vigie.broker_cli:broker", "Mosquitto configuration (mTLS listener, ACLs, queue limits)."),
-    "model": ("model_export.cli:model", "Train, evaluate, benchmark, sign and verify model bundles."),
+    "model": ("model_export.cli:model", "Train, evaluate, benchmark, sign, verify and publish model bundles."),
     "agent": ("edge_agent.cli:agent", "Run or check the edge agent of a site gateway."),
     "hub": ("hub.cli:hub", "Run and administer the hub (ingest, API, users)."),
     "audit": ("hub.audit_cli:audit", "Export and verify the signed audit log offline."),
     "rollout": ("hub.rollout_cli:rollout", "Roll a model version out green-then-blue, with gates."),
     "demo": ("vigie.demo:demo", "Run a local hub with simulated gateways for Paris, Lyon and Toulouse."),
 }
+
+_EXTENSIONS: dict[str, str] = {
+    # model lifecycle: `vigie model publish | versions | show | deprecate` talk to the hub registry API
+    "model": "hub.registry.cli:COMMANDS",
+}
+"""Commands added to a group from another package (skipped when that package's extra is not installed)."""
 
 
 class LazyGroup(click.Group):
@@ -58,6 +64,7 @@ class LazyGroup(click.Group):
                 "install the matching extra, e.g. `pip install vigie[hub]` or `vigie[export]`"
             ) from None
         command: click.Command = getattr(module, attr)
+        _extend(cmd_name, command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -65,6 +72,19 @@ class LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _extend(name: str, command: click.Command) -> None:
+    target = _EXTENSIONS.get(name)
+    if target is None or not isinstance(command, click.Group):
+        return
+    module_name, attr = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:  # e.g. a gateway install without the hub extra: the group works without them
+        return
+    for extra in getattr(module, attr):
+        command.add_command(extra)
 
 
 def _available(name: str) -> bool:

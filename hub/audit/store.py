@@ -59,8 +59,17 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _blob(value: object) -> bytes:
+    """Bytes of a BLOB column, whatever a tampered database returns (SQLite lets a row hold TEXT there)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return b""
+
+
 def _row(record: AuditEntryRecord) -> AuditRow:
-    return AuditRow(record.idx, record.ts_ms, bytes(record.canonical), bytes(record.leaf_hash))
+    return AuditRow(int(record.idx), int(record.ts_ms), _blob(record.canonical), _blob(record.leaf_hash))
 
 
 class AuditLog:
@@ -108,7 +117,7 @@ class AuditLog:
                         select(AuditEntryRecord).order_by(col(AuditEntryRecord.idx).desc()).limit(1)
                     ).first()
                     index = head.idx + 1 if head is not None else 0
-                    prev = bytes(head.leaf_hash) if head is not None else b""
+                    prev = _blob(head.leaf_hash) if head is not None else b""
                     row = AuditRow.of(AuditEntry(index, self._clock_ms(), prev, type, actor, role, data))
                     session.add(AuditEntryRecord(idx=row.index, ts_ms=row.ts_ms, canonical=row.canonical,
                                                  leaf_hash=row.leaf_hash))
@@ -222,7 +231,7 @@ class AuditLog:
 
     def leaf_hashes(self, size: int) -> list[bytes]:
         with self._session() as session:
-            hashes = [bytes(h) for h in session.exec(
+            hashes = [_blob(h) for h in session.exec(
                 select(AuditEntryRecord.leaf_hash).where(col(AuditEntryRecord.idx) < size)
                 .order_by(col(AuditEntryRecord.idx))
             )]
@@ -268,7 +277,7 @@ class AuditLog:
                 select(AuditEntryRecord.leaf_hash).where(col(AuditEntryRecord.idx) >= compact.size)
                 .order_by(col(AuditEntryRecord.idx))
             ):
-                compact.append(bytes(leaf))
+                compact.append(_blob(leaf))
         self._compact = compact
         return compact
 

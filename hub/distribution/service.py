@@ -11,28 +11,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from hub._errors import ConfigError
 from hub.distribution.keys import OnlineSigners, generate_key_file, load_signer
 from hub.distribution.repository import TufRepository
+from hub.distribution.settings import DistributionSettings
 
 log = logging.getLogger("hub.distribution")
-
-
-class DistributionSettings(BaseModel):
-    """`[distribution]` of the hub settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    repo_dir: Path | None = None
-    """The TUF repository; default `<data_dir>/tuf`."""
-    keys_dir: Path | None = None
-    """Online keys (`timestamp.pem`, `snapshot.pem`, `bundles.pem`); default `<data_dir>/keys/tuf`."""
-    auto_init: bool = True
-    """Development only: create the repository on first start if there is none."""
-    refresh_s: float = Field(600.0, gt=0)
-    """How often online metadata is checked and re-signed before it expires."""
 
 
 def paths(settings: DistributionSettings, data_dir: Path) -> tuple[Path, Path]:

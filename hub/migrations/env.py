@@ -3,8 +3,11 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import hub.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
-import hub.audit.store  # noqa: F401 - security layer: audit tables
+# Imported for their side effect: each registers its tables on SQLModel.metadata.
+import hub.audit.store  # security layer: audit tables
+import hub.db.models  # hub: gateways, equipment, events, quarantine
+import hub.registry.models  # model lifecycle: model_versions
+import hub.rollout.store  # model lifecycle: rollouts, rollout_gates, desired_states
 import hub.security.models  # noqa: F401 - security layer: users, api_tokens
 
 connection = context.config.attributes.get("connection")

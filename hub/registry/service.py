@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -28,18 +28,9 @@ from hub.db.engine import session_scope
 from hub.distribution.repository import TufRepository, bundle_target_path
 from hub.registry._errors import InvalidBundle
 from hub.registry.models import ModelVersionRecord
+from hub.registry.settings import RegistrySettings
 from model_export._errors import BundleError
 from model_export.bundle import VerifiedBundle, load_public_keys, pack_tar_bytes, verify_bundle
-
-
-class RegistrySettings(BaseModel):
-    """`[registry]` of the hub settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    release_keys: list[Path] = []
-    """Pinned release public keys (PEM): only bundles signed by one of them can be published."""
-    max_bundle_mb: int = Field(256, ge=1, le=4096)
 
 
 class ModelVersion(BaseModel):

@@ -140,14 +140,20 @@ def app_routes(routes: Iterable[Any]) -> list[RouteInfo]:
 
 
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_MOUNTS = frozenset({"/tuf"})
+"""Mounted apps readable without a credential: the TUF repository of model distribution (agents fetch it
+without API credentials; every file is signed metadata or a target pinned by hash in signed metadata)."""
 
 
 def check_routes(routes: Iterable[Any], public: frozenset[str] = PUBLIC_PATHS) -> None:
-    """Raise SecurityError naming every route that has no role guard and is neither public nor API docs."""
+    """Raise SecurityError naming every route that has no role guard and is not public, API docs or TUF."""
+    allowed = public | DOCS_PATHS
     unguarded = [
         f"{sorted(route.methods)} {route.path}"
         for route in app_routes(routes)
-        if route.path not in public | DOCS_PATHS and route.required_role is None
+        if route.required_role is None
+        and route.path not in allowed
+        and not (route.dependant is None and route.path in PUBLIC_MOUNTS)
     ]
     if unguarded:
         raise SecurityError(f"routes without a role guard: {', '.join(unguarded)}")

@@ -11,24 +11,52 @@ _KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\", 
 _INFLUX_AGG = {"mean": "mean", "max": "max", "min": "min", "sum": "sum"}
 
 
+_CACHE_LIMIT = 100_000
+_prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+_keys: dict[str, str] = {}
+
+
 def field_value(value: FieldValue) -> str:
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is float:
+        return repr(value)
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, int):
+    if kind is int:
         return f"{value}i"
     return repr(float(value))
 
 
+def _prefix(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """`measurement,k=v,...` escaped; cached because a few series carry most points."""
+    key = (measurement, tags)
+    cached = _prefixes.get(key)
+    if cached is None:
+        if len(_prefixes) >= _CACHE_LIMIT:
+            _prefixes.clear()
+        head = measurement.translate(_MEASUREMENT_ESCAPES)
+        cached = head + "".join(f",{k.translate(_KEY_ESCAPES)}={v.translate(_KEY_ESCAPES)}" for k, v in tags if v)
+        _prefixes[key] = cached
+    return cached
+
+
+def _field_key(name: str) -> str:
+    cached = _keys.get(name)
+    if cached is None:
+        if len(_keys) >= _CACHE_LIMIT:
+            _keys.clear()
+        cached = _keys[name] = name.translate(_KEY_ESCAPES)
+    return cached
+
+
 def line(point: Point) -> str:
     """One line; empty tag values are left out (line protocol has no empty tag)."""
-    head = point.measurement.translate(_MEASUREMENT_ESCAPES)
-    tags = "".join(f",{k.translate(_KEY_ESCAPES)}={v.translate(_KEY_ESCAPES)}" for k, v in point.tags if v)
-    fields = ",".join(f"{k.translate(_KEY_ESCAPES)}={field_value(v)}" for k, v in point.fields.items())
-    return f"{head}{tags} {fields} {point.ts_ms}"
+    fields = ",".join([f"{_field_key(k)}={field_value(v)}" for k, v in point.fields.items()])
+    return f"{_prefix(point.measurement, point.tags)} {fields} {point.ts_ms}"
 
 
 def lines(points: Iterable[Point]) -> bytes:
-    return "\n".join(line(p) for p in points).encode("utf-8")
+    return "\n".join([line(p) for p in points]).encode("utf-8")
 
 
 def ident(name: str) -> str:

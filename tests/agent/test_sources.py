@@ -10,7 +10,16 @@ from edge_agent.sources.csv_replay import CsvReplaySource
 from edge_agent.sources.modbus import ModbusTcpSource, decode_register, span
 from edge_agent.sources.simulator import SimulatorSourceImpl
 from model_export.simulator import CHANNELS
-from tests.agent.helpers import agent_config, decoded, desired, desired_topic, readings, running_agent, states, up_filter
+from tests.agent.helpers import (
+    agent_config,
+    decoded,
+    desired,
+    desired_topic,
+    readings,
+    running_agent,
+    states,
+    up_filter,
+)
 from tests.agent.modbus_server import ModbusServer, float32_words
 from tests.harness._util import free_port
 

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ def test_symlinks_are_refused(bundle_dir: Path, keys: Keys, tmp_path: Path) -> N
         verify_bundle(link, [keys.public])
 
 
-def _tar(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+def _tar(tmp_path: Path, members: Sequence[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
     out = tmp_path / "evil.tar"
     with tarfile.open(out, "w") as archive:
         for info, data in members:
@@ -102,7 +103,7 @@ def _tar(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) ->
     return out
 
 
-def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes | None]:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     return info, data

@@ -15,7 +15,7 @@ KINDS = ["raw", "mean", "std", "min", "max", "delta"]
 
 
 def _spec(size: int = 4, kinds: list[str] | None = None, channels: int = 3) -> FeatureSpec:
-    window = WindowSpec(size=size, features=kinds or ["raw", "mean", "std"])  # type: ignore[arg-type]
+    window = WindowSpec(size=size, features=kinds or ["raw", "mean", "std"])
     return FeatureSpec(tuple(f"ch{i}" for i in range(channels)), window)
 
 

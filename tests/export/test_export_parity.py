@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model_export._errors import ParityError
-from model_export.detectors import ALGORITHMS, make_detector
+from model_export.detectors import ALGORITHMS, IForestDetector, PcaDetector
 from model_export.onnx_iforest import average_path_length, round_down_float32
 from model_export.parity import PARITY_TOLERANCE, check_parity
 from model_export.runtime import OnnxScorer
@@ -41,7 +41,7 @@ def _wide_data(seed: int, rows: int = 1500, cols: int = 12) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fast_iforest_matches_sklearn_far_out_of_range(seed: int) -> None:
     x = _wide_data(seed)
-    detector = make_detector("iforest", seed).fit(x)
+    detector = IForestDetector(seed).fit(x)
     scorer = OnnxScorer(detector.to_onnx().SerializeToString(), x.shape[1], 0.5)
     probe = np.concatenate([x, _wide_data(seed + 10) * 5.0])
     reference, got = detector.score(probe), scorer.score(probe)
@@ -49,7 +49,7 @@ def test_fast_iforest_matches_sklearn_far_out_of_range(seed: int) -> None:
 
 
 def test_fast_iforest_is_one_tree_ensemble() -> None:
-    detector = make_detector("iforest").fit(_wide_data(4, rows=300))
+    detector = IForestDetector().fit(_wide_data(4, rows=300))
     ops = [n.op_type for n in detector.to_onnx().graph.node]
     assert ops.count("TreeEnsembleRegressor") == 1
     assert len(ops) <= 10
@@ -58,7 +58,7 @@ def test_fast_iforest_is_one_tree_ensemble() -> None:
 def test_fast_iforest_decisions_on_thresholds_match_exactly() -> None:
     """Rows placed exactly on (and one float32 ulp around) split thresholds take sklearn's branch."""
     x = _wide_data(5, rows=400, cols=4)
-    detector = make_detector("iforest").fit(x)
+    detector = IForestDetector().fit(x)
     tree = detector.model.estimators_[0].tree_
     internal = tree.children_left != -1
     z = np.tile(np.zeros(4), (int(internal.sum()) * 3, 1))
@@ -88,7 +88,7 @@ def test_average_path_length_matches_sklearn() -> None:
 
 def test_parity_failure_is_loud() -> None:
     x = _wide_data(6, rows=300, cols=5)
-    detector = make_detector("pca").fit(x)
+    detector = PcaDetector().fit(x)
     good = detector.to_onnx()
     bad = onnx.ModelProto()
     bad.CopyFrom(good)

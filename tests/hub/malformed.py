@@ -73,9 +73,9 @@ def _still_valid(field: str, value: Any) -> bool:
     if field == "is_anomaly":
         return isinstance(value, bool)
     if field == "values":
-        return value == {}
+        return bool(value == {})
     if field in ("equipment", "model"):
-        return value == "x"
+        return bool(value == "x")
     return False
 
 

@@ -22,7 +22,7 @@ def scores(gateway: str, seq: int, *, equipment: str = "pump-1", n: int = 10, st
             threshold=0.4,
             model="iforest",
             model_version="1.0.0",
-            slot=slot,  # type: ignore[arg-type]
+            slot=slot,
         )
         for i in range(n)
     ]

@@ -1,0 +1,138 @@
+"""Pure logic of the agent (no I/O): batching, hysteresis, version policy, backoff, percentiles, sketches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.messages import ModelRef
+from edge_agent.backoff import Backoff
+from edge_agent.batching import Batcher
+from edge_agent.hysteresis import Hysteresis
+from edge_agent.percentiles import PercentileTracker
+from edge_agent.policy import decide, decide_shadow, semver_key
+from edge_agent.sketch import SketchAccumulator, bin_counts
+
+
+def ref(version: str, name: str = "pump") -> ModelRef:
+    return ModelRef(name=name, version=version)
+
+
+# -- batching -------------------------------------------------------------------------------------------
+def test_batcher_closes_on_size() -> None:
+    batcher: Batcher[int] = Batcher(3, 100)
+    assert batcher.add([1, 2], now_ms=0) == []
+    assert batcher.add([3, 4, 5, 6, 7], now_ms=1) == [[1, 2, 3], [4, 5, 6]]
+    assert len(batcher) == 1
+
+
+def test_batcher_closes_on_age_of_oldest_item() -> None:
+    batcher: Batcher[int] = Batcher(100, 50)
+    batcher.add([1], now_ms=1000)
+    batcher.add([2], now_ms=1040)
+    assert batcher.deadline() == 1050
+    assert batcher.due(1049) is None
+    assert batcher.due(1050) == [1, 2]
+    assert batcher.deadline() is None and batcher.due(5000) is None and batcher.flush() is None
+
+
+@given(st.lists(st.integers(), max_size=200), st.integers(min_value=1, max_value=20))
+def test_batcher_keeps_every_item_once_in_order(items: list[int], size: int) -> None:
+    batcher: Batcher[int] = Batcher(size, 10)
+    out = [x for batch in batcher.add(items, 0) for x in batch]
+    out += batcher.flush() or []
+    assert out == items
+
+
+# -- hysteresis -----------------------------------------------------------------------------------------
+def test_hysteresis_needs_on_then_off_consecutive_readings() -> None:
+    tracker = Hysteresis(on=3, off=2)
+    flags = [True, True, False, True, True, True, False, True, False, False, True]
+    transitions = [tracker.update(f) for f in flags]
+    assert transitions == [None, None, None, None, None, "anomaly_start", None, None, None, "anomaly_end", None]
+
+
+def test_hysteresis_single_reading_thresholds() -> None:
+    tracker = Hysteresis(on=1, off=1)
+    assert [tracker.update(f) for f in (True, True, False)] == ["anomaly_start", None, "anomaly_end"]
+
+
+# -- version policy -------------------------------------------------------------------------------------
+def test_semver_precedence() -> None:
+    ordered = ["0.9.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta", "1.0.0", "1.0.1", "1.10.0", "2.0.0"]
+    assert sorted(ordered, key=semver_key) == ordered
+
+
+@pytest.mark.parametrize(("candidate", "active", "previous", "allow", "verdict"), [
+    ("1.1.0", None, None, False, "load"),
+    ("1.1.0", "1.0.0", None, False, "load"),
+    ("1.0.0", "1.0.0", None, False, "noop"),
+    ("0.9.0", "1.0.0", None, False, "reject"),
+    ("0.9.0", "1.0.0", "0.9.0", False, "reject"),
+    ("0.9.0", "1.0.0", "0.9.0", True, "load"),
+    ("0.8.0", "1.0.0", "0.9.0", True, "reject"),
+])
+def test_version_policy(candidate, active, previous, allow, verdict) -> None:
+    decision = decide(ref(candidate), ref(active) if active else None, ref(previous) if previous else None, allow)
+    assert decision.verdict == verdict
+    if verdict == "reject":
+        assert "downgrade" in decision.reason
+
+
+def test_version_policy_other_model_name_and_shadow() -> None:
+    assert decide(ref("0.1.0", "fan"), ref("1.0.0"), None, False).verdict == "load"
+    assert decide_shadow(ref("0.1.0"), ref("1.0.0")).verdict == "load"
+    assert decide_shadow(ref("1.0.0"), ref("1.0.0")).verdict == "noop"
+
+
+# -- backoff --------------------------------------------------------------------------------------------
+def test_backoff_grows_exponentially_with_jitter_and_caps() -> None:
+    draws = iter([0.0, 1.0, 0.5, 0.0, 1.0, 1.0, 1.0])
+    backoff = Backoff(100, 1000, rand=lambda: next(draws))
+    assert [backoff.next_ms() for _ in range(7)] == [50, 200, 300, 400, 1000, 1000, 1000]
+    backoff.reset()
+    assert backoff.attempt == 0
+
+
+@given(st.integers(1, 5000), st.integers(0, 60), st.floats(0, 1))
+def test_backoff_always_within_half_ceiling_and_max(min_ms: int, attempts: int, u: float) -> None:
+    backoff = Backoff(min_ms, min_ms * 64, rand=lambda: u)
+    for _ in range(attempts):
+        backoff.next_ms()
+    ceiling = backoff.ceiling(backoff.attempt)
+    delay = backoff.next_ms()
+    assert max(1, ceiling // 2) <= delay <= min_ms * 64
+
+
+# -- percentiles ----------------------------------------------------------------------------------------
+def test_percentiles_over_a_sliding_window() -> None:
+    tracker = PercentileTracker(capacity=100)
+    assert tracker.percentiles(50, 99) == (0.0, 0.0)
+    for v in range(1000):
+        tracker.add(float(v))
+    assert len(tracker) == 100
+    p50, p99 = tracker.percentiles(50, 99)
+    assert p50 == pytest.approx(949.5) and p99 == pytest.approx(998.01)
+
+
+# -- sketches -------------------------------------------------------------------------------------------
+def test_bin_counts_with_under_and_overflow() -> None:
+    edges = np.array([0.0, 1.0, 2.0])
+    counts = bin_counts(edges, np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0]))
+    assert counts.tolist() == [1, 2, 2, 1]  # below, [0,1), [1,2], above
+
+
+def test_sketch_windows_close_on_the_sensor_clock() -> None:
+    acc = SketchAccumulator(["f", "score"], [np.array([0.0, 1.0]), np.array([0.0, 10.0])], [0, -1], window_ms=1000)
+    ts = np.array([100, 900, 1100], dtype=np.int64)
+    feats = np.array([[0.5], [2.0], [0.1]])
+    scores = np.array([1.0, 20.0, 5.0])
+    closed = acc.add("p1", ts, feats, scores)
+    assert len(closed) == 1
+    first = closed[0]
+    assert (first.window_start, first.window_end, first.n) == (0, 999, 2)
+    assert [c.tolist() for c in first.counts] == [[0, 1, 1], [0, 1, 1]]
+    [last] = acc.flush()
+    assert (last.window_start, last.n) == (1000, 1)
