@@ -97,7 +97,7 @@ def _client(args: argparse.Namespace, client_id: str, cert: Path, key: Path, on_
         client.on_message = on_message
     props = None
     if receive_max:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.ReceiveMaximum = receive_max
     client.connect(args.host, args.port, 60, properties=props)
     client.loop_start()
@@ -150,9 +150,12 @@ def start_hub(services: Services, gateways: Sequence[str], database: str, batch_
         series={"backend": "influxdb1", "url": services.influxd.url, "database": database},
         mqtt={"host": broker.host, "port": broker.port, "ca_file": broker.ca, "cert_file": broker.hub.cert,
               "key_file": broker.hub.key, "client_id": f"bench-hub-{database}"},
-        ingest={"batch_max_messages": batch_max, "batch_max_ms": 50},
+        ingest={"batch_max_messages": batch_max},
     )
     context: HubContext = open_context(settings, HubMetrics())
+    from hub.app import tune_gc
+
+    tune_gc()
     with session_scope(context.engine) as session:
         for gw in gateways:
             session.add(GatewayRecord(id=gw, site="bench", cohort="blue", registered_at_ms=0))
@@ -198,7 +201,7 @@ def throughput(args: argparse.Namespace, services: Services) -> dict[str, Any]:
     context.ingest.worker.listeners.append(listener)
     counter = spawn("_count", [*services.child_args(), "--expect", str(total_msgs)])
     publisher = spawn("_publish", [*services.child_args(), "--messages", str(args.messages), "--readings",
-                                   str(args.readings), *sum((["--gateway", g] for g in gateways), [])])
+                                   str(args.readings), *[a for g in gateways for a in ("--gateway", g)]])
     assert publisher.stdin is not None
     publisher.stdin.write("go\n")
     publisher.stdin.flush()
@@ -207,6 +210,9 @@ def throughput(args: argparse.Namespace, services: Services) -> dict[str, Any]:
     publisher.communicate(timeout=120)
     count = json.loads(count_out.strip().splitlines()[-1])
     stored = _influx_count(services, "bench_tp")
+    registry = context.metrics.registry
+    write_s = registry.get_sample_value("vigie_hub_store_write_seconds_sum", {"store": "influxdb1"}) or 0.0
+    batches = registry.get_sample_value("vigie_hub_ingest_batch_messages_count", {}) or 0.0
     from hub.app import close_context
 
     close_context(context)
@@ -216,7 +222,8 @@ def throughput(args: argparse.Namespace, services: Services) -> dict[str, Any]:
         "messages": total_msgs, "readings_per_message": args.readings, "readings": total_readings,
         "stored_in_influxdb": stored, "hub_readings_per_s": round(hub_rate),
         "count_only_readings_per_s": round(count_rate), "ratio": round(hub_rate / count_rate, 3),
-        "hub_points_per_s": round(2 * hub_rate),
+        "hub_points_per_s": round(2 * hub_rate), "hub_elapsed_s": round(stamps["last"] - stamps["first"], 2),
+        "influx_write_s": round(write_s, 2), "batches": int(batches),
     }
 
 

@@ -6,19 +6,21 @@ Threads: one per equipment source, `pipeline` (scoring, batching, outbox writes,
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import queue
 import threading
 import time
 from collections import Counter as Tally
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from contracts._errors import ContractError, PayloadError
 from contracts.codec import decode_desired
 from contracts.messages import DesiredState, EquipmentStatus, ReportedState
-from edge_agent._errors import ConfigError
+from edge_agent import memory
+from edge_agent._errors import ConfigError, OutboxError
 from edge_agent.batching import Batcher
 from edge_agent.config import LoadedConfig
 from edge_agent.fetcher import Fetcher, LocalDirFetcher
@@ -142,6 +144,8 @@ class Agent:
             if now >= next_state or self._state_dirty.is_set():
                 self._state_dirty.clear()
                 self.transport.publish_state(self._state(online=True))
+                if now >= next_state:
+                    memory.trim()
                 next_state = now + interval
 
     def _wait_s(self) -> float:
@@ -181,10 +185,21 @@ class Agent:
         self.latency.add((time.perf_counter() - started) * 1e6)
         self._count(len(samples), result)
         self.publisher.events(result.events)
-        for batch in self.batcher.add(result.readings, _now_ms()):
-            self.publisher.scores(batch)
-        for ref, window in result.sketches:
-            self.publisher.sketch(ref, window)
+        with self._group():
+            for batch in self.batcher.add(result.readings, _now_ms()):
+                self.publisher.scores(batch)
+            for ref, window in result.sketches:
+                self.publisher.sketch(ref, window)
+
+    @contextlib.contextmanager
+    def _group(self) -> Iterator[None]:
+        """One outbox commit (one fsync) for everything written inside."""
+        try:
+            with self.outbox.group():
+                yield
+        except OutboxError:
+            self.publisher.counters.write_errors += 1
+            log.exception("outbox commit failed")
 
     def _count(self, n: int, result: ScoreResult) -> None:
         c = self.counts
@@ -196,12 +211,13 @@ class Agent:
 
     def _flush(self, final: bool) -> None:
         batch = self.batcher.flush() if final else self.batcher.due(_now_ms())
-        if batch:
-            self.publisher.scores(batch)
-        if final:
-            for ref, window in self.scorer.flush():
-                self.publisher.sketch(ref, window)
-        self.publisher.flush_events()
+        with self._group():
+            if batch:
+                self.publisher.scores(batch)
+            if final:
+                for ref, window in self.scorer.flush():
+                    self.publisher.sketch(ref, window)
+            self.publisher.flush_events()
 
     def _apply(self, command: SwapCommand) -> None:
         if command.active is not None:
@@ -263,11 +279,7 @@ class Agent:
         return build_state(self, 0, online)
 
     def rss_mb(self) -> float:
-        try:
-            pages = int(open("/proc/self/statm").read().split()[1])  # noqa: SIM115
-        except (OSError, ValueError, IndexError):
-            return 0.0
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        return memory.rss_mb()
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
         ok = self._pipeline_alive and self.publisher.counters.write_errors == 0

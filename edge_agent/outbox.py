@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -71,20 +72,50 @@ class Outbox:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.strategy = strategy
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._deferred = False
         self._db = _open(path, synchronous)
         self._depth, self._bytes = self._measure()
         self._dropped = self._counter("dropped")
         self._rejected = self._counter("rejected")
 
     def append(self, kind: str, topic: str, build: Callable[[int], bytes]) -> Entry:
-        """Insert one message; `build(seq)` makes its payload. Raises OutboxFull under reject_new."""
+        """Insert one message; `build(seq)` makes its payload. Raises OutboxFull under reject_new.
+
+        Durable when this returns, or inside `group()` when the group ends.
+        """
         with self._lock:
             try:
                 return self._append(kind, topic, build)
             except sqlite3.Error as exc:
-                self._db.rollback()
+                self._rollback()
                 raise OutboxError(f"outbox write failed: {exc}") from exc
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: every `append` inside is committed (one fsync) when the block ends."""
+        with self._lock:
+            self._deferred = True
+            try:
+                yield
+            finally:
+                self._deferred = False
+                try:
+                    self._db.commit()
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    raise OutboxError(f"outbox commit failed: {exc}") from exc
+
+    def _commit(self) -> None:
+        if not self._deferred:
+            self._db.commit()
+
+    def _rollback(self) -> None:
+        """Undo the open transaction and re-read the totals it may have changed."""
+        self._db.rollback()
+        self._depth, self._bytes = self._measure()
+        self._dropped = self._counter("dropped")
+        self._rejected = self._counter("rejected")
 
     def reserve_seq(self, kind: str) -> int:
         """Take the next `seq` of `kind` for a message that does not go through the outbox (up/state)."""
@@ -138,13 +169,13 @@ class Outbox:
         if not self._make_room(size):
             self._rejected += 1
             self._set_counter("rejected", self._rejected)
-            self._db.commit()
+            self._commit()
             raise OutboxFull(f"outbox full ({self._depth} entries, {self._bytes} bytes): new {kind} entry rejected")
         cursor = self._db.execute(
             "INSERT INTO entries (kind, seq, topic, payload) VALUES (?, ?, ?, ?)", (kind, seq, topic, payload)
         )
         self._db.execute("INSERT OR REPLACE INTO seqs (kind, next) VALUES (?, ?)", (kind, seq + 1))
-        self._db.commit()
+        self._commit()
         self._depth += 1
         self._bytes += size
         return Entry(int(cursor.lastrowid or 0), kind, seq, topic, payload)

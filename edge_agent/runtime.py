@@ -28,10 +28,7 @@ class ModelRuntime:
     threshold: float
     low: NDArray[np.float64]
     high: NDArray[np.float64]
-
-    @property
-    def ref(self) -> ModelRef:
-        return ModelRef(name=self.manifest.name, version=self.manifest.version)
+    ref: ModelRef
 
     def score(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         """Scores of `[N, n_features]` rows as float64 `[N]`; any onnxruntime failure is a ScoringError."""
@@ -52,8 +49,9 @@ def runtime_from(manifest: Manifest, model: bytes) -> ModelRuntime:
     dtype: type[np.floating] = np.float32 if manifest.io.input_dtype == "float32" else np.float64
     low = np.array([c.min for c in manifest.channels], dtype=np.float64)
     high = np.array([c.max for c in manifest.channels], dtype=np.float64)
+    ref = ModelRef(name=manifest.name, version=manifest.version)
     return ModelRuntime(
-        manifest, spec, session, manifest.io.input, manifest.io.output, dtype, manifest.threshold.value, low, high
+        manifest, spec, session, manifest.io.input, manifest.io.output, dtype, manifest.threshold.value, low, high, ref
     )
 
 
@@ -63,6 +61,7 @@ def _session(model: bytes, manifest: Manifest) -> ort.InferenceSession:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False  # small models: an arena mostly adds resident memory
     try:
         session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped exceptions

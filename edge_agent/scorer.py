@@ -90,21 +90,33 @@ class SlotScorer:
     def _prepare(self, equipment: str, items: list[Sample], unscoreable: Tally[str]) -> _Prepared:
         spec = self.runtime.spec
         x = np.array([[s.values.get(ch, math.nan) for ch in spec.channels] for s in items], dtype=np.float64)
-        finite = np.asarray(np.isfinite(x).all(axis=1), dtype=np.bool_)
-        in_range = np.asarray(((x >= self._low) & (x <= self._high)).all(axis=1), dtype=np.bool_)
-        valid: NDArray[np.bool_] = finite & in_range
-        unscoreable["non_finite"] += int((~finite).sum())
-        unscoreable["out_of_range"] += int((finite & ~in_range).sum())
-        rows = x[valid]
-        history = self._history.get(equipment, np.empty((0, spec.n_channels)))
-        window = np.concatenate([history, rows]) if history.size else rows
-        features = compute_features(window, spec) if window.shape[0] >= spec.window.size else np.empty((0, 0))
+        valid: NDArray[np.bool_] = np.asarray(((x >= self._low) & (x <= self._high)).all(axis=1))  # NaN: False
+        if valid.all():
+            rows, kept = x, items
+        else:
+            rows, kept = x[valid], self._reject(items, x, valid, unscoreable)
+        history = self._history.get(equipment)
+        window = rows if history is None or not history.size else np.concatenate((history, rows))
+        size = spec.window.size
+        features = compute_features(window, spec) if window.shape[0] >= size else np.empty((0, spec.n_features))
         fresh = min(features.shape[0], rows.shape[0])
-        unscoreable["warmup"] += rows.shape[0] - fresh
+        if fresh < rows.shape[0]:
+            unscoreable["warmup"] += rows.shape[0] - fresh
         self._history[equipment] = window[-spec.warmup :] if spec.warmup else window[:0]
-        flags: list[bool] = valid.tolist()
-        kept = [s for s, ok in zip(items, flags, strict=True) if ok]
+        if fresh == len(kept):
+            return _Prepared(equipment, kept, features)
         return _Prepared(equipment, kept[len(kept) - fresh :] if fresh else [], features[features.shape[0] - fresh :])
+
+    @staticmethod
+    def _reject(
+        items: list[Sample], x: NDArray[np.float64], valid: NDArray[np.bool_], unscoreable: Tally[str]
+    ) -> list[Sample]:
+        """Count why rows are unscoreable; return the scoreable samples."""
+        finite = np.isfinite(x).all(axis=1)
+        unscoreable["non_finite"] += int((~finite).sum())
+        unscoreable["out_of_range"] += int((finite & ~valid).sum())
+        flags: list[bool] = valid.tolist()
+        return [s for s, ok in zip(items, flags, strict=True) if ok]
 
     def _score_all(self, prepared: list[_Prepared], result: ScoreResult, count: bool) -> NDArray[np.float64] | None:
         matrix = np.concatenate([p.features for p in prepared]) if len(prepared) > 1 else prepared[0].features
@@ -138,11 +150,17 @@ class SlotScorer:
 
     def _wire(self, samples: list[Sample], scores: NDArray[np.float64]) -> list[Wire]:
         ref, threshold, slot = self.runtime.ref, self.runtime.threshold, self.slot
-        return [_reading(s, score, threshold, ref, slot) for s, score in zip(samples, scores.tolist(), strict=True)]
+        n = self.runtime.spec.n_channels
+        return [
+            _reading(s, score, threshold, ref, slot, len(s.values) == n)
+            for s, score in zip(samples, scores.tolist(), strict=True)
+        ]
 
 
-def _reading(s: Sample, score: float, threshold: float, ref: ModelRef, slot: str) -> Wire:
-    values = s.values if all(math.isfinite(v) for v in s.values.values()) else _finite_only(s.values)
+def _reading(s: Sample, score: float, threshold: float, ref: ModelRef, slot: str, checked: bool) -> Wire:
+    """`checked`: the values are exactly the model's channels, already known finite (the JSON encoder
+    would write NaN as null, so other values are filtered here)."""
+    values = s.values if checked or all(math.isfinite(v) for v in s.values.values()) else _finite_only(s.values)
     return {
         "equipment": s.equipment,
         "ts": s.ts,

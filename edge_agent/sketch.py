@@ -20,7 +20,7 @@ def bin_counts(edges: NDArray[np.float64], values: NDArray[np.float64]) -> Count
     """Histogram of `values` with under/overflow counters (see the module docstring)."""
     idx = np.searchsorted(edges, values, side="right")
     idx[values == edges[-1]] = edges.size - 1
-    return np.bincount(idx, minlength=edges.size + 1).astype(np.int64)
+    return np.bincount(idx, minlength=edges.size + 1)
 
 
 @dataclass
@@ -37,10 +37,19 @@ class WindowSketch:
 
 @dataclass
 class _Open:
+    """An open window: counts so far plus rows buffered until `FOLD_ROWS` (binning is vectorised per fold)."""
+
     start: int
-    last_ts: int
     n: int
     counts: list[Counts]
+    features: list[NDArray[np.float64]] = field(default_factory=list)
+    scores: list[NDArray[np.float64]] = field(default_factory=list)
+    buffered: int = 0
+
+
+FOLD_ROWS = 1024
+FOLD_BLOCKS = 64
+"""Bin the buffered rows once this many rows or blocks are waiting (bounds memory, amortises binning)."""
 
 
 @dataclass
@@ -59,11 +68,16 @@ class SketchAccumulator:
         self, equipment: str, ts: NDArray[np.int64], features: NDArray[np.float64], scores: NDArray[np.float64]
     ) -> list[WindowSketch]:
         """Add one equipment's rows (ts ascending); return windows that closed."""
+        if ts.size == 0:
+            return []
+        first, last = int(ts[0]) // self.window_ms, int(ts[-1]) // self.window_ms
+        if first == last:  # the common case: the whole block falls in one window
+            return self._add_window(equipment, first * self.window_ms, features, scores)
         closed: list[WindowSketch] = []
         window_ids = ts // self.window_ms
         for wid in np.unique(window_ids):
             mask = window_ids == wid
-            closed += self._add_window(equipment, int(wid) * self.window_ms, ts[mask], features[mask], scores[mask])
+            closed += self._add_window(equipment, int(wid) * self.window_ms, features[mask], scores[mask])
         return closed
 
     def flush(self) -> list[WindowSketch]:
@@ -73,7 +87,7 @@ class SketchAccumulator:
         return out
 
     def _add_window(
-        self, equipment: str, start: int, ts: NDArray[np.int64], feats: NDArray[np.float64], scores: NDArray[np.float64]
+        self, equipment: str, start: int, feats: NDArray[np.float64], scores: NDArray[np.float64]
     ) -> list[WindowSketch]:
         closed: list[WindowSketch] = []
         current = self._open.get(equipment)
@@ -81,15 +95,27 @@ class SketchAccumulator:
             closed.append(self._close(equipment, current))
             current = None
         if current is None:
-            current = _Open(start, int(ts[-1]), 0, [np.zeros(e.size + 1, dtype=np.int64) for e in self.edges])
+            current = _Open(start, 0, [np.zeros(e.size + 1, dtype=np.int64) for e in self.edges])
             self._open[equipment] = current
-        columns = [scores if c < 0 else feats[:, c] for c in self.columns]
-        for acc, edges, values in zip(current.counts, self.edges, columns, strict=True):
-            acc += bin_counts(edges, values)
-        current.n += int(ts.size)
-        current.last_ts = max(current.last_ts, int(ts[-1]))
+        current.features.append(feats)
+        current.scores.append(scores)
+        current.buffered += scores.shape[0]
+        current.n += scores.shape[0]
+        if current.buffered >= FOLD_ROWS or len(current.scores) >= FOLD_BLOCKS:
+            self._fold(current)
         return closed
 
+    def _fold(self, window: _Open) -> None:
+        if not window.buffered:
+            return
+        feats = np.concatenate(window.features) if len(window.features) > 1 else window.features[0]
+        scores = np.concatenate(window.scores) if len(window.scores) > 1 else window.scores[0]
+        columns = [scores if c < 0 else feats[:, c] for c in self.columns]
+        for acc, edges, values in zip(window.counts, self.edges, columns, strict=True):
+            acc += bin_counts(edges, values)
+        window.features, window.scores, window.buffered = [], [], 0
+
     def _close(self, equipment: str, window: _Open) -> WindowSketch:
+        self._fold(window)
         end = window.start + self.window_ms - 1
         return WindowSketch(equipment, window.start, end, window.n, self.names, window.counts)

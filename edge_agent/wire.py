@@ -1,15 +1,17 @@
 """Payload builders (pure): wire dicts -> JSON bytes of the contracts' messages, with a given seq.
 
-Scores and events are serialised with `json` directly (the scorer already produces finite values and
-the contract's field names; `tests/agent/test_wire.py` checks `contracts.decode_up` accepts them).
+Scores and events are serialised with msgspec's JSON encoder (about 10x the stdlib's; the scorer only
+produces finite values and the contract's field names; `tests/agent/test_scorer.py` checks that
+`contracts.decode_up` accepts the result).
 Batches larger than the payload limit are split in halves by the caller (`TooBig`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
+
+import msgspec
 
 from contracts.limits import MAX_PAYLOAD_BYTES
 from contracts.messages import FeatureCounts, ModelRef, Sketch
@@ -22,8 +24,11 @@ class TooBig(Exception):
     """The payload would exceed MAX_PAYLOAD_BYTES: split the batch."""
 
 
+_ENCODER = msgspec.json.Encoder()
+
+
 def _dump(document: dict[str, Any]) -> bytes:
-    data = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    data = _ENCODER.encode(document)
     if len(data) > MAX_PAYLOAD_BYTES:
         raise TooBig(len(data))
     return data

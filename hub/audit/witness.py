@@ -20,7 +20,8 @@ from typing import Any, Protocol
 from hub.audit._errors import CheckpointError, WitnessError
 from hub.audit.checkpoints import SignedCheckpoint
 
-DEFAULT_MQTT_TOPIC = "vigie/audit/v1/checkpoint"
+DEFAULT_MQTT_TOPIC = "vigie/v1/_audit/down/checkpoint"
+"""Writable by the hub under the broker's ACL, readable by no gateway (`_` is not allowed in gateway ids)."""
 
 Publish = Callable[[str, bytes], None]
 Fetch = Callable[[str], bytes | None]

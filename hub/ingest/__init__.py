@@ -31,9 +31,12 @@ class IngestService:
         self.source.start()
 
     def stop(self) -> None:
-        """Stop receiving, then stop the worker; what it did not commit stays unacknowledged."""
-        self.source.stop()
+        """Stop the worker (a batch being committed is finished and acked), then disconnect.
+
+        Whatever was received but not committed stays unacknowledged: the broker redelivers it.
+        """
         self.worker.stop()
+        self.source.stop()
 
     @property
     def healthy(self) -> bool:

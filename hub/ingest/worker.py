@@ -1,5 +1,8 @@
 """The ingest worker: batch -> classify -> write points -> SQL changes -> acknowledge, in that order.
 
+Two threads: the decode stage (JSON, validation, points) prepares the next batch while the write stage
+writes the previous one, so Python work overlaps the store's; batches are written and acked in order.
+
 A message is acknowledged only after its points and its SQL rows (or its quarantine row) are committed,
 so a crash anywhere before leaves it unacknowledged and the broker redelivers it. While the store or the
 database is down the worker retries the same batch with exponential back-off; the broker stops sending
@@ -13,7 +16,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol, TypeVar
 
 from contracts.limits import MAX_PAYLOAD_BYTES
 from contracts.messages import ScoresBatch
@@ -28,6 +33,18 @@ from hub.settings import IngestSettings
 log = logging.getLogger(__name__)
 KINDS = frozenset({"scores", "events", "sketch", "state"})
 BatchListener = Callable[[Sequence[Accepted]], None]
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A classified batch on its way from the decode stage to the write stage."""
+
+    batch: list[Inbound]
+    accepted: list[Accepted] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
 
 
 class Acker(Protocol):
@@ -69,27 +86,35 @@ class IngestWorker:
         self.retrying = threading.Event()
         """Set while a batch is being retried because the store or the database is down."""
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._prepared: queue.Queue[Prepared] = queue.Queue(maxsize=2)
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="vigie-ingest", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._decode_loop, name="vigie-ingest-decode", daemon=True),
+            threading.Thread(target=self._write_loop, name="vigie-ingest-write", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Finish (or abandon, unacknowledged) the current batch and stop."""
+        """Finish (or abandon, unacknowledged) the current batches and stop."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        for thread in self._threads:
+            thread.join(timeout_s)
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
-    def _run(self) -> None:
+    # -- stage 1: collect and classify (CPU: JSON + validation + points) --------------------------------
+    def _decode_loop(self) -> None:
         while not self._stop.is_set():
             batch = self._collect()
             if batch:
-                self._handle(batch)
+                prepared = self._retrying(partial(self._classify, batch))
+                if prepared is None or not self._hand_over(prepared):
+                    self.metrics.unacked.dec(len(batch))
 
     def _collect(self) -> list[Inbound]:
         try:
@@ -105,21 +130,54 @@ class IngestWorker:
                 break
         return batch
 
-    def _handle(self, batch: list[Inbound]) -> None:
+    def _classify(self, batch: list[Inbound]) -> Prepared:
+        prepared = Prepared(batch)
+        for message in batch:
+            result = classify(message, self.registry.lookup, self.max_payload_bytes)
+            if isinstance(result, Rejection):
+                prepared.quarantined.append(quarantine_entry(message, result, self.settings.excerpt_bytes))
+            else:
+                prepared.accepted.append(result)
+        return prepared
+
+    def _hand_over(self, prepared: Prepared) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._prepared.put(prepared, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    # -- stage 2: write, commit, acknowledge (I/O: the decoder runs meanwhile) ---------------------------
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                prepared = self._prepared.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._retrying(partial(self._commit, prepared))
+            finally:
+                self.metrics.unacked.dec(len(prepared.batch))
+        while not self._prepared.empty():  # abandoned: the broker redelivers them
+            self.metrics.unacked.dec(len(self._prepared.get_nowait().batch))
+
+    def _retrying(self, action: Callable[[], T]) -> T | None:
+        """Run `action` until it succeeds (its result) or the worker stops (None); transient errors back off."""
         backoff = Backoff(self.settings.backoff_initial_ms, self.settings.backoff_max_ms)
         try:
             while not self._stop.is_set():
                 try:
-                    self._process(batch)
-                    return
+                    return action()
                 except (StoreUnavailable, DatabaseError) as exc:
                     self._on_transient(exc, backoff.next())
                 except Exception:  # a bug must not kill ingest; the batch stays unacknowledged and is retried
                     log.exception("unexpected ingest error; retrying the batch")
                     self._on_transient(None, backoff.next())
+            return None
         finally:
             self.retrying.clear()
-            self.metrics.unacked.dec(len(batch))
 
     def _on_transient(self, exc: Exception | None, delay_s: float) -> None:
         self.retrying.set()
@@ -128,23 +186,15 @@ class IngestWorker:
         log.warning("ingest batch not written, will retry", extra={"error": str(exc), "retry_in_s": delay_s})
         self._stop.wait(delay_s)
 
-    def _process(self, batch: list[Inbound]) -> None:
-        accepted: list[Accepted] = []
-        quarantined: list[QuarantineEntry] = []
-        for message in batch:
-            result = classify(message, self.registry.lookup, self.max_payload_bytes)
-            if isinstance(result, Rejection):
-                quarantined.append(quarantine_entry(message, result, self.settings.excerpt_bytes))
-            else:
-                accepted.append(result)
+    def _commit(self, prepared: Prepared) -> None:
         if self.settings.test_only_write_delay_ms and self._stop.wait(self.settings.test_only_write_delay_ms / 1000):
             raise StoreUnavailable("stopping during the test-only write delay")
-        accepted, refused = self._write(accepted)
-        quarantined += refused
+        accepted, refused = self._write(prepared.accepted)
+        quarantined = prepared.quarantined + refused
         self.db.apply(sql_plan(accepted, quarantined))
-        for message in batch:  # in receive order, as MQTT requires
+        for message in prepared.batch:  # in receive order, as MQTT requires
             self.acker.ack(message)
-        self._count(batch, accepted, quarantined)
+        self._count(prepared.batch, accepted, quarantined)
         self._notify(accepted)
 
     def _write(self, accepted: list[Accepted]) -> tuple[list[Accepted], list[QuarantineEntry]]:

@@ -48,7 +48,7 @@ async def publish(request: Request, response: Response, principal: OperatorDep) 
     try:
         version, created = await run_in_threadpool(registry.publish, path, principal.subject)
     except InvalidBundle as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"invalid bundle: {exc}") from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"invalid bundle: {exc}") from None
     except ConfigError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     finally:
@@ -73,7 +73,7 @@ async def _receive(request: Request, directory: Path, limit: int) -> Path:
             if received > limit:
                 handle.close()
                 Path(handle.name).unlink()
-                raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"bundle larger than {limit} bytes")
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"bundle larger than {limit} bytes")
             handle.write(chunk)
     return Path(handle.name)
 

@@ -56,7 +56,7 @@ def start(body: StartRequest, request: Request, principal: OperatorDep, session:
     try:
         gates = gate_config_from(body.gates, source="gates") if body.gates is not None else None
     except ConfigError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     rollout_id = controller.create(body.model, body.version, _actor(principal), body.bake, gates)
     return detail(session, rollout_id)
 

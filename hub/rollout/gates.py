@@ -7,7 +7,7 @@ Gates, each `pass`, `fail` or `pending` (not enough evidence yet):
                   the rollout at once, without waiting for the end of the bake);
 - `error_rate`    scoring errors / scoring attempts since the bake started <= `health.max_error_rate`;
 - `latency`       each agent's score latency p99 <= `health.max_latency_ratio` x its p99 under the previous
-                  version (captured when the rollout started);
+                  version (captured when the rollout started); not judged while the new model only shadows;
 - `ml_quality`    shadow vs active on the same readings: the anomaly-rate change stays inside the band and
                   the decisions agree often enough (only while the new model is in the shadow slot).
 
@@ -223,14 +223,15 @@ def pair_decisions(active: Mapping[K, bool], shadow: Mapping[K, bool]) -> Shadow
 def evaluate(
     config: GateConfig, observations: Sequence[GatewayObservation], shadow: ShadowStats | None = None
 ) -> GateReport:
-    """All gates for one step; `shadow` is given only while the new model runs in the shadow slot."""
-    results = [
-        converged_gate(observations),
-        failures_gate(observations),
-        error_rate_gate(config, observations),
-        latency_gate(config, observations),
-    ]
-    if shadow is not None and config.ml.enabled:
+    """All gates for one step; `shadow` is given only while the new model runs in the shadow slot.
+
+    While it shadows, the agent scores every reading with both models, so its latency says nothing about the
+    new model alone: the latency gate is judged in the active stage instead, and the ML gate in the shadow one.
+    """
+    results = [converged_gate(observations), failures_gate(observations), error_rate_gate(config, observations)]
+    if shadow is None:
+        results.append(latency_gate(config, observations))
+    elif config.ml.enabled:
         results.append(ml_quality_gate(config, shadow))
     return GateReport(tuple(results))
 

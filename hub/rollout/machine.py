@@ -209,15 +209,19 @@ def new_rollout(
     on_gate_failure: Literal["rollback", "hold"] = "rollback",
     min_green_per_site: int = 1,
 ) -> Rollout:
-    """A rollout in `created`, with its cohorts planned; `previous` is what each gateway runs now."""
+    """A rollout in `created`, with its cohorts planned; `previous` is what each gateway runs now.
+
+    The shadow stage needs something to compare with: it is skipped when no green gateway runs a model yet.
+    """
     cohorts = plan_cohorts(gateways, min_green_per_site)
+    comparable = any(previous.get(gw) is not None for gw in cohorts.green)
     return Rollout(
         rollout_id=rollout_id,
         model=model,
         previous={gw: previous.get(gw) for gw in cohorts.all()},
         cohorts=cohorts,
         timing=timing,
-        shadow_stage=shadow_stage,
+        shadow_stage=shadow_stage and comparable,
         on_gate_failure=on_gate_failure,
     )
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from hub._errors import Conflict, NotFound
 from hub.security._errors import AuthenticationError, TooManyAttempts, UserError
 from hub.security.deps import Principal, require_role, unauthorized
+from hub.security.passwords import MAX_LENGTH, MIN_LENGTH
 from hub.security.roles import Role
 from hub.security.service import SecurityContext, security_of
 from hub.security.users import NAME_PATTERN, TokenInfo, UserInfo
@@ -59,17 +60,32 @@ class UserOut(BaseModel):
     created_at_ms: int
 
 
-class UserCreate(BaseModel):
+class PersonCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(pattern=NAME_REGEX)
     role: Role
-    kind: Literal["human", "service"] = "human"
-    password: SecretStr | None = Field(default=None, max_length=1024)
+    kind: Literal["human"] = "human"
+    password: SecretStr = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+class ServiceAccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_REGEX)
+    role: Role
+    kind: Literal["service"]
+
+
+UserCreate = PersonCreate | ServiceAccountCreate
+"""A person (`kind` omitted or "human", with a password) or a service account (`kind` "service", none)."""
 
 
 class UserUpdate(BaseModel):
     role: Role | None = None
     disabled: bool | None = None
-    password: SecretStr | None = Field(default=None, max_length=1024)
+    password: SecretStr | None = Field(default=None, min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+    """People only (409 for a service account)."""
 
 
 class TokenCreate(BaseModel):
@@ -174,9 +190,9 @@ def _token_out(info: TokenInfo) -> TokenOut:
 def _translate(exc: Exception) -> HTTPException:
     if isinstance(exc, NotFound):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, Conflict):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+    # Conflict, and UserError: what the request asks contradicts the user's state or kind
+    # (a password for a service account, an API token for a person); the schema rules out the rest.
+    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
 @users_router.get("")
@@ -188,7 +204,7 @@ def list_users(security: SecurityDep) -> list[UserOut]:
 @users_router.post("", status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, security: SecurityDep, admin: AdminDep) -> UserOut:
     """Add a person (with a password) or a service account (without; give it API tokens)."""
-    password = body.password.get_secret_value() if body.password is not None else None
+    password = body.password.get_secret_value() if isinstance(body, PersonCreate) else None
     try:
         user = security.users.add(body.name, body.role, password, body.kind)
     except (UserError, Conflict) as exc:

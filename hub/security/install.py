@@ -37,6 +37,7 @@ def install_security(app: FastAPI, settings: HubSettings, extra_witnesses: Witne
     app.include_router(users_router)
     app.include_router(audit_router)
     app.add_middleware(AuditMiddleware)
+    _document_auth_responses(app)
     inner: Callable[[Any], AbstractAsyncContextManager[Any]] = app.router.lifespan_context
 
     @asynccontextmanager
@@ -47,7 +48,8 @@ def install_security(app: FastAPI, settings: HubSettings, extra_witnesses: Witne
             check_routes(application.routes)
             hub_context = application.state.hub
             witnesses = extra_witnesses(hub_context) if extra_witnesses is not None else []
-            security = open_security(security_settings, keys, hub_context.engine, settings.data_dir, witnesses)
+            security = open_security(security_settings, keys, hub_context.engine, settings.data_dir, witnesses,
+                                     settings.mqtt)
             application.state.security = security
             try:
                 yield state
@@ -55,3 +57,37 @@ def install_security(app: FastAPI, settings: HubSettings, extra_witnesses: Witne
                 close_security(security)
 
     app.router.lifespan_context = lifespan
+
+
+_AUTH_RESPONSES = {
+    "401": {"description": "Missing, invalid or expired credentials (WWW-Authenticate: Bearer)"},
+    "403": {"description": "The credentials' role does not allow this route"},
+}
+
+
+def _document_auth_responses(app: FastAPI) -> None:
+    """Declare what the framework and the guard answer on top of each route's own responses: 401 and 403
+    where a bearer credential is required, 400 where a body is parsed, 404 where a path names a resource.
+    Clients and schema fuzzers rely on it; the guard itself is in hub/security/deps.py."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                if operation.get("security"):
+                    for code, body in _AUTH_RESPONSES.items():
+                        responses.setdefault(code, dict(body))
+                if "requestBody" in operation:  # FastAPI answers 400 to a body it cannot parse
+                    responses.setdefault("400", {"description": "The request body cannot be parsed"})
+                if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                    responses.setdefault("404", {"description": "No such resource"})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ runs in the lifespan, once the hub's engine exists, and `app.state.security` hol
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ class SecurityContext:
     users: UserStore
     audit: AuditLog
     throttle: LoginThrottle
-    extra_witnesses: list[Witness] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
 
 def build_keys(settings: SecuritySettings, data_dir: Path, production: bool) -> HubKeys:
@@ -69,16 +70,31 @@ def build_keys(settings: SecuritySettings, data_dir: Path, production: bool) -> 
 
 
 def open_security(
-    settings: SecuritySettings, keys: HubKeys, engine: Engine, data_dir: Path, witnesses: list[Witness] | None = None
+    settings: SecuritySettings,
+    keys: HubKeys,
+    engine: Engine,
+    data_dir: Path,
+    witnesses: list[Witness] | None = None,
+    mqtt_settings: Any = None,
 ) -> SecurityContext:
+    """Users, tokens and the audit log over `engine`; with `witness_mqtt`, a broker connection for the witness."""
+    closers: list[Callable[[], None]] = []
+    witnesses = list(witnesses or [])
+    if settings.witness_mqtt and mqtt_settings is not None:
+        from hub.audit.mqtt import PahoWitnessConnection
+
+        connection = PahoWitnessConnection(mqtt_settings, settings.witness_mqtt_topic)
+        connection.start()
+        witnesses.append(connection.witness())
+        closers.append(connection.stop)
     tokens = TokenService(keys.jwt, issuer=settings.issuer, audience=settings.audience,
                           access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s,
                           leeway_s=settings.leeway_s)
-    all_witnesses: list[Witness] = [FileWitness(settings.resolved_witness_file(data_dir)), *(witnesses or [])]
+    all_witnesses: list[Witness] = [FileWitness(settings.resolved_witness_file(data_dir)), *witnesses]
     audit = AuditLog(engine, origin=settings.audit_origin, signer=keys.audit, witnesses=all_witnesses,
                      every_entries=settings.checkpoint_every_entries, every_s=settings.checkpoint_every_s)
     context = SecurityContext(settings, keys, tokens, UserStore(engine), audit,
-                              LoginThrottle(settings.login_max_failures, settings.login_lockout_s))
+                              LoginThrottle(settings.login_max_failures, settings.login_lockout_s), closers)
     _bootstrap_admin(context)
     for purpose, kid in (("jwt", keys.jwt.signing_kid), ("audit", keys.audit_kid)):
         audit.append("key.use", "hub", "", {"purpose": purpose, "kid": kid, "event": "loaded"})
@@ -87,7 +103,9 @@ def open_security(
 
 
 def close_security(context: SecurityContext) -> None:
-    context.audit.stop()
+    context.audit.stop()  # signs a final checkpoint, published to every witness
+    for close in context.closers:
+        close()
 
 
 def _bootstrap_admin(context: SecurityContext) -> None:

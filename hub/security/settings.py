@@ -47,7 +47,7 @@ class SecuritySettings(BaseModel):
     witness_file: Path | None = None
     """Append-only file that receives every checkpoint. Dev default: `<data_dir>/audit-witness.jsonl`."""
     witness_mqtt: bool = False
-    """Also publish each checkpoint as a retained MQTT message (over the ingest connection)."""
+    """Also publish each checkpoint as a retained MQTT message (own connection, the hub's MQTT identity)."""
     witness_mqtt_topic: str = DEFAULT_MQTT_TOPIC
 
     tls_certfile: Path | None = None

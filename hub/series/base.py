@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 FieldValue = float | int | bool
 Agg = Literal["mean", "max", "min", "sum"]
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One point. (measurement, tags, ts_ms) is its key: writing the same key again overwrites it."""
+class Point(NamedTuple):
+    """One point. (measurement, tags, ts_ms) is its key: writing the same key again overwrites it.
+
+    A NamedTuple: ingest makes hundreds of thousands per second, and tuples are the cheapest immutable record.
+    """
 
     measurement: str
     tags: tuple[tuple[str, str], ...]

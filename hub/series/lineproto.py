@@ -50,9 +50,20 @@ def _field_key(name: str) -> str:
 
 
 def line(point: Point) -> str:
-    """One line; empty tag values are left out (line protocol has no empty tag)."""
-    fields = ",".join([f"{_field_key(k)}={field_value(v)}" for k, v in point.fields.items()])
-    return f"{_prefix(point.measurement, point.tags)} {fields} {point.ts_ms}"
+    """One line; empty tag values are left out (line protocol has no empty tag). The hot path of ingest."""
+    measurement, tags, fields, ts_ms = point
+    prefix = _prefixes.get((measurement, tags)) or _prefix(measurement, tags)
+    parts: list[str] = []
+    for key, value in fields.items():
+        name = _keys.get(key) or _field_key(key)
+        kind = type(value)
+        if kind is float:
+            parts.append(f"{name}={value!r}")
+        elif kind is int:
+            parts.append(f"{name}={value}i")
+        else:
+            parts.append(f"{name}={field_value(value)}")
+    return f"{prefix} {','.join(parts)} {ts_ms}"
 
 
 def lines(points: Iterable[Point]) -> bytes:

@@ -9,24 +9,27 @@ from hub.series.base import Point
 def score_points(batch: ScoresBatch, site: str) -> list[Point]:
     """One `score` point per reading and one `sensor` point per (equipment, ts) with the raw values."""
     points: list[Point] = []
+    append = points.append
     gateway = batch.gateway
     seen_sensor: set[tuple[str, int]] = set()
+    score_tags: dict[tuple[str, str, str, str], tuple[tuple[str, str], ...]] = {}
+    sensor_tags: dict[str, tuple[tuple[str, str], ...]] = {}
     for r in batch.readings:
-        score_tags = (
-            ("site", site),
-            ("gateway", gateway),
-            ("equipment", r.equipment),
-            ("model", r.model),
-            ("model_version", r.model_version),
-            ("slot", r.slot),
-        )
-        fields = {"anomaly_score": r.score, "is_anomaly": int(r.is_anomaly), "threshold": r.threshold}
-        points.append(Point("score", score_tags, fields, r.ts))
-        key = (r.equipment, r.ts)
-        if r.values and key not in seen_sensor:
-            seen_sensor.add(key)
-            sensor_tags = (("site", site), ("gateway", gateway), ("equipment", r.equipment))
-            points.append(Point("sensor", sensor_tags, dict(r.values), r.ts))
+        key = (r.equipment, r.model, r.model_version, r.slot)
+        tags = score_tags.get(key)
+        if tags is None:
+            tags = score_tags[key] = (
+                ("site", site), ("gateway", gateway), ("equipment", r.equipment), ("model", r.model),
+                ("model_version", r.model_version), ("slot", r.slot),
+            )
+        append(Point("score", tags, {"anomaly_score": r.score, "is_anomaly": int(r.is_anomaly),
+                                     "threshold": r.threshold}, r.ts))
+        if r.values and (r.equipment, r.ts) not in seen_sensor:
+            seen_sensor.add((r.equipment, r.ts))
+            stags = sensor_tags.get(r.equipment)
+            if stags is None:
+                stags = sensor_tags[r.equipment] = (("site", site), ("gateway", gateway), ("equipment", r.equipment))
+            append(Point("sensor", stags, r.values, r.ts))
     return points
 
 

@@ -94,3 +94,43 @@ def test_unregistered_and_impersonating_gateways_are_quarantined(
         points = api.get("/api/v1/series/scores", params={"gateway": good, "equipment": "pump-1",
                                                           "start": traffic.T0, "end": traffic.T0 + 10_000}).json()
         assert len(points["points"]) == 10
+
+
+def test_two_hubs_in_a_shared_group_split_the_stream(
+    hub_settings: SettingsFactory, pki: HarnessPki, mqtt_client: Any, tmp_path: Any
+) -> None:
+    from tests.harness import unique_id
+
+    gw = pki.unique_gateway_id("lyon")
+    group = unique_id("grp")
+    shared = {"sql": f"sqlite:///{tmp_path / 'shared.db'}",
+              "series": {"backend": "sqlite", "sqlite_path": tmp_path / "shared-series.db"}}
+    first = hub_settings(**shared)
+    first.mqtt.shared_group = group
+    second = hub_settings(**shared)
+    second.mqtt.shared_group = group
+    with running_hub(first) as api_1, running_hub(second) as api_2, mqtt_client(pki.issue(gw)) as agent:
+        register(api_1, gw, site="lyon")
+        api_2.app.state.hub.ingest.registry.reload()  # type: ignore[attr-defined]
+        for seq in range(20):
+            agent.publish(traffic.topic(gw, "scores"), traffic.scores(gw, seq, n=5, start_ms=traffic.T0 + seq * 500)
+                          .to_bytes())
+
+        def stored(api: Any) -> float:
+            return metric(api, "vigie_hub_ingest_messages_total", kind="scores", outcome="stored")
+
+        wait_until(lambda: stored(api_1) + stored(api_2) == 20, what="20 batches stored by the group")
+        assert stored(api_1) > 0 and stored(api_2) > 0
+        span = {"gateway": gw, "equipment": "pump-1", "start": traffic.T0, "end": traffic.T0 + 20_000}
+        assert len(api_2.get("/api/v1/series/scores", params=span).json()["points"]) == 100
+
+
+def test_hub_server_runs_in_a_thread(hub_settings: SettingsFactory) -> None:
+    import httpx
+
+    from hub.app import HubServer
+
+    with HubServer(hub_settings(ingest={"enabled": False}), port=0) as server:
+        assert httpx.get(f"{server.url}/healthz").json()["status"] == "ok"
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+        assert httpx.get(f"{server.url}/api/v1/gateways").status_code == 401

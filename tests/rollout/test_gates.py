@@ -170,3 +170,4 @@ def test_all_passed_needs_every_gate() -> None:
     assert report.all_passed, report.summary()
     report = evaluate(GateConfig(), [_obs(state=state, baseline=base)], ShadowStats())
     assert not report.all_passed and [r.name for r in report.not_passed] == ["ml_quality"]
+    assert report.get("latency") is None  # both models score while one shadows: latency is judged later

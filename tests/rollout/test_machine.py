@@ -205,6 +205,14 @@ def test_gateways_without_a_model_get_the_new_one_active_and_roll_back_to_nothin
     assert _assigns(s.actions)[0]["lyon-1"] == Assignment(active=None, allow_downgrade=True)
 
 
+def test_first_rollout_has_no_shadow_stage() -> None:
+    nothing: dict[str, ModelRef | None] = {g.gateway: None for g in FLEET}
+    r = new_rollout("r0", NEW, FLEET, nothing, TIMING)
+    assert not r.shadow_stage
+    s = step(r, Start(0, "alice"))
+    assert _assigns(s.actions) == [{g: Assignment(active=NEW) for g in GREEN}]
+
+
 # --- invariants over random event sequences -------------------------------------------------------
 
 # Mostly passing reports, so that random runs also reach blue and completion.

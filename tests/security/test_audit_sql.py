@@ -202,7 +202,8 @@ def test_usage_and_input_errors_have_their_exit_codes(tmp_path: Path) -> None:
     pub = tmp_path / "audit.pub"
     save_public_key(KEY.public_key(), pub)
     assert CliRunner().invoke(audit, ["verify", "--pubkey", str(pub)]).exit_code == 2
-    assert CliRunner().invoke(audit, ["verify", "--export", str(tmp_path / "none"), "--pubkey", str(pub)]).exit_code == 3
+    missing = ["verify", "--export", str(tmp_path / "none"), "--pubkey", str(pub)]
+    assert CliRunner().invoke(audit, missing).exit_code == 3
     bad_key = tmp_path / "bad.pub"
     bad_key.write_text("not a key")
     assert CliRunner().invoke(audit, ["verify", "--export", "x", "--pubkey", str(bad_key)]).exit_code == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,8 @@ def test_hub_serves_https_with_a_certificate(tmp_path: Path, pki: HarnessPki) ->
     settings.api.port = 0
     with HubServer(settings, host="127.0.0.1") as server:
         assert server.url.startswith("https://")
-        response = httpx.get(f"{server.url}/healthz", verify=str(pki.ca), timeout=10)
+        response = httpx.get(f"{server.url}/healthz", verify=ssl.create_default_context(cafile=str(pki.ca)),
+                             timeout=10)
         assert response.status_code == 200
         with pytest.raises(httpx.HTTPError):
             httpx.get(server.url.replace("https://", "http://") + "/healthz", timeout=5)

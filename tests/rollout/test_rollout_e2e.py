@@ -1,0 +1,154 @@
+"""End to end: real Mosquitto (mTLS), a real hub (ingest, registry, TUF, rollout controller), six real agents
+over three sites fetching bundles from the hub over TUF. No mocks; conditions are waited on with deadlines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.rollout._fleet import FAST_GATES, Fleet, HubHandle, hub_settings, running_fleet, running_hub, wait_for
+from vigie.cli import cli
+
+pytestmark = pytest.mark.integration
+TERMINAL = ("completed", "rolled_back")
+
+
+@pytest.fixture
+def gates_file(tmp_path: Path) -> Path:
+    path = tmp_path / "gates.json"
+    path.write_text(json.dumps(FAST_GATES))
+    return path
+
+
+@pytest.fixture
+def hub(tmp_path: Path, mosquitto: Any, release_pub: Path, bundle_tars: dict[str, Path]) -> Iterator[HubHandle]:
+    with running_hub(hub_settings(tmp_path, mosquitto, release_pub)) as handle:
+        for version in ("1.0.0", "1.1.0", "1.2.0"):
+            handle.call("POST", "/api/v1/models", 201, content=bundle_tars[version].read_bytes(),
+                        headers={"Content-Type": "application/x-tar"})
+        yield handle
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, mosquitto: Any, pki: Any, hub: HubHandle, release_pub: Path) -> Iterator[Fleet]:
+    with running_fleet(tmp_path, mosquitto, pki, hub, release_pub) as running:
+        wait_for(lambda: _all_reported(hub, running), 60, "every agent to report its state")
+        yield running
+
+
+def _all_reported(hub: HubHandle, fleet: Fleet) -> bool:
+    rows = hub.call("GET", "/api/v1/gateways")
+    return all(r["state_seq"] is not None for r in rows if r["id"] in fleet.gateways)
+
+
+def _start(hub: HubHandle, version: str, gates_file: Path, bake: str = "3s") -> str:
+    """`vigie rollout start` as an operator would run it."""
+    env = {"VIGIE_HUB_URL": hub.url, "VIGIE_TOKEN": _operator_token(hub)}
+    args = ["rollout", "start", "pump", version, "--bake", bake, "--gates", str(gates_file), "--json"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    rollout_id: str = json.loads(result.output)["id"]
+    return rollout_id
+
+
+def _operator_token(hub: HubHandle) -> str:
+    name = "operator"
+    users = [u["name"] for u in hub.call("GET", "/api/v1/users")]
+    if name not in users:
+        hub.call("POST", "/api/v1/users", 201, json={"name": name, "role": "operator", "kind": "service"})
+    token: str = hub.call("POST", f"/api/v1/users/{name}/tokens", 201, json={"label": "e2e"})["token"]
+    return token
+
+
+def _detail(hub: HubHandle, rollout_id: str) -> dict[str, Any]:
+    detail: dict[str, Any] = hub.call("GET", f"/api/v1/rollouts/{rollout_id}")
+    return detail
+
+
+def _finish(hub: HubHandle, rollout_id: str, timeout: float = 120) -> dict[str, Any]:
+    return wait_for(lambda: (d := _detail(hub, rollout_id))["phase"] in TERMINAL and d, timeout,
+                    f"rollout {rollout_id} to finish", poll=0.25)
+
+
+def _versions(detail: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    return {g["gateway"]: (g["active"] and g["active"]["version"], g["shadow"] and g["shadow"]["version"])
+            for g in detail["gateways"]}
+
+
+def _bootstrap(hub: HubHandle, gates_file: Path) -> None:
+    """Every gateway starts with nothing: roll 1.0.0 out (no shadow stage: nothing to compare with)."""
+    done = _finish(hub, _start(hub, "1.0.0", gates_file))
+    assert done["phase"] == "completed", done
+    assert set(_versions(done).values()) == {("1.0.0", None)}
+
+
+def _outcomes(detail: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    return [(h["phase"], h["stage"], h["outcome"]) for h in detail["history"]]
+
+
+def test_good_version_completes(hub: HubHandle, fleet: Fleet, gates_file: Path) -> None:
+    _bootstrap(hub, gates_file)
+    rollout_id = _start(hub, "1.1.0", gates_file)
+    started = _detail(hub, rollout_id)
+    sites = {fleet.gateways[g] for g in started["green"]}
+    assert len(started["green"]) == 3 and sites == {"paris", "lyon", "toulouse"}
+    done = _finish(hub, rollout_id)
+    assert done["phase"] == "completed", done
+    assert _outcomes(done) == [("green_baking", "shadow", "passed"), ("green_baking", "active", "passed"),
+                               ("blue_baking", None, "passed")]
+    ml = next(r for r in done["history"][0]["results"] if r["name"] == "ml_quality")
+    assert ml["status"] == "pass", ml
+    assert set(_versions(done).values()) == {("1.1.0", None)}
+    audit = [e["entry"]["type"] for e in hub.call("GET", "/api/v1/audit/entries", params={"limit": 1000})["entries"]]
+    assert {"rollout.create", "rollout.green_rolling", "rollout.blue_rolling", "rollout.completed"} <= set(audit)
+
+
+def test_over_alarming_version_is_stopped_at_green(hub: HubHandle, fleet: Fleet, gates_file: Path) -> None:
+    _bootstrap(hub, gates_file)
+    before = {g["gateway"]: g["desired_seq"] for g in _detail(hub, _start_and_finish(hub, "1.1.0", gates_file))
+              ["gateways"]}
+    rollout_id = _start(hub, "1.2.0", gates_file)
+    done = _finish(hub, rollout_id)
+    assert done["phase"] == "rolled_back", done
+    assert "ml_quality" in done["reason"]
+    assert _outcomes(done) == [("green_baking", "shadow", "failed")]
+    green, blue = set(done["green"]), set(done["blue"])
+    assert set(done["changed"]) == green
+    versions = _versions(done)
+    assert all(versions[g] == ("1.1.0", None) for g in green | blue), versions
+    after = {g["gateway"]: g["desired_seq"] for g in done["gateways"]}
+    assert all(after[g] == before[g] for g in blue), "blue gateways must not have been sent anything"
+    assert all(after[g] > before[g] for g in green)
+
+
+def _start_and_finish(hub: HubHandle, version: str, gates_file: Path) -> str:
+    rollout_id = _start(hub, version, gates_file)
+    assert _finish(hub, rollout_id)["phase"] == "completed"
+    return rollout_id
+
+
+def test_hub_restart_mid_rollout_resumes(
+    tmp_path: Path, mosquitto: Any, pki: Any, release_pub: Path, bundle_tars: dict[str, Path], gates_file: Path
+) -> None:
+    settings = hub_settings(tmp_path, mosquitto, release_pub)
+    with running_hub(settings) as hub:
+        for version in ("1.0.0", "1.1.0"):
+            hub.call("POST", "/api/v1/models", 201, content=bundle_tars[version].read_bytes(),
+                     headers={"Content-Type": "application/x-tar"})
+        with running_fleet(tmp_path, mosquitto, pki, hub, release_pub) as fleet:
+            wait_for(lambda: _all_reported(hub, fleet), 60, "every agent to report its state")
+            _bootstrap(hub, gates_file)
+            rollout_id = _start(hub, "1.1.0", gates_file, bake="4s")
+            wait_for(lambda: _detail(hub, rollout_id)["phase"] == "green_baking", 60, "green to bake")
+            hub.server.stop()  # mid-bake; agents keep running and reporting to the broker
+            restarted = running_hub(settings, port=int(hub.url.rsplit(":", 1)[1]))  # the URL agents know
+            with restarted as again:
+                done = _finish(again, rollout_id)
+                assert done["phase"] == "completed", done
+                assert set(_versions(done).values()) == {("1.1.0", None)}
+                assert [o for *_, o in _outcomes(done)] == ["passed", "passed", "passed"]
