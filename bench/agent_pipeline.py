@@ -3,6 +3,8 @@
 In one run, on the same trained model (PCA bundle from `model_export.train`, window 10, 24 features):
 1. raw onnxruntime `session.run` (intra_op threads 1) on precomputed feature rows: rows/s at batch 2000,
    and the time of one call at batch 1;
+   plus, at batch 1, the agent's score call (`ModelRuntime.score`: dtype cast, run, reshape) and the
+   shared feature kernel alone (`compute_features` on one window);
 2. the agent pipeline: `Scorer.process` (grouping, range checks, feature module, session.run, wire dicts,
    hysteresis, sketches) + batching + `Publisher.scores` into a real SQLite WAL outbox: readings/s with
    2000 queued readings per call over 10 equipment, and the time of one call with one reading (features +
@@ -25,6 +27,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -47,6 +50,7 @@ from model_export.simulator import PumpSimulator  # noqa: E402
 EQUIPMENT = 10
 BATCH = 2000
 SINGLES = 3000
+CHUNKS = 40
 
 
 def train(workdir: Path) -> tuple[ModelRuntime, Path, Path]:
@@ -87,13 +91,21 @@ def raw_ort(runtime: ModelRuntime, samples: list[Sample]) -> dict[str, float]:
     batch_times = timed(lambda: session.run([out], {name: feats}), 50)
     one = feats[:1]
     single = timed(lambda: session.run([out], {name: one}), 5000)
-    return {"rows_per_s": BATCH / statistics.median(batch_times), "batch1_us": statistics.median(single) * 1e6}
+    wrapped = timed(lambda: runtime.score(one), 5000)
+    window = matrix[: runtime.spec.window.size]
+    kernel = timed(lambda: compute_features(window, runtime.spec), 5000)
+    med = statistics.median
+    return {"rows_per_s": BATCH / med(batch_times), "batch1_us": med(single) * 1e6,
+            "wrapper_batch1_us": med(wrapped) * 1e6, "features_batch1_us": med(kernel) * 1e6}
 
 
-def pipeline(runtime: ModelRuntime, samples: list[Sample], workdir: Path) -> dict[str, float]:
+Sync = Literal["full", "normal"]
+
+
+def pipeline(runtime: ModelRuntime, samples: list[Sample], workdir: Path, sync: Sync) -> dict[str, float]:
     scorer = Scorer(max_batch=4096, anomaly_on=3, anomaly_off=5, sketch_window_ms=300_000, range_margin=3.0)
     scorer.set_active(runtime)
-    outbox = Outbox(workdir / "outbox.sqlite", 10_000_000, 2**34, "drop_oldest", synchronous="full")
+    outbox = Outbox(workdir / f"outbox-{sync}.sqlite", 10_000_000, 2**34, "drop_oldest", synchronous=sync)
     publisher = Publisher("bench-gw", outbox)
     batcher: Batcher[dict] = Batcher(200, 1000)
     singles = samples[-SINGLES:]  # the readings that follow the chunks, one call each
@@ -188,16 +200,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         runtime, bundle, release_pub = train(workdir / "bundles")
-        samples = make_samples(BATCH // EQUIPMENT * 11 + SINGLES // EQUIPMENT)
+        samples = make_samples(BATCH // EQUIPMENT * (CHUNKS + 1) + SINGLES // EQUIPMENT)
         raw = raw_ort(runtime, samples)
-        pipe = pipeline(runtime, samples, workdir)
+        pipe = pipeline(runtime, samples, workdir, "full")
+        pipe_normal = pipeline(runtime, samples, workdir, "normal")
         memory = rss(bundle, release_pub, workdir)
     figures = {
         "raw_ort_rows_per_s": round(raw["rows_per_s"]),
         "pipeline_readings_per_s": round(pipe["readings_per_s"]),
+        "pipeline_readings_per_s_sync_normal": round(pipe_normal["readings_per_s"]),
         "raw_ort_batch1_us": round(raw["batch1_us"], 1),
         "pipeline_batch1_us": round(pipe["batch1_us"], 1),
         "batch1_ratio": round(pipe["batch1_us"] / raw["batch1_us"], 2),
+        "score_call_batch1_us": round(raw["wrapper_batch1_us"], 1),
+        "score_call_ratio": round(raw["wrapper_batch1_us"] / raw["batch1_us"], 2),
+        "feature_kernel_batch1_us": round(raw["features_batch1_us"], 1),
         "agent_rss_mib": round(memory["rss_mib"], 1),
         "agent_peak_rss_mib": round(memory["hwm_mib"], 1),
     }
@@ -205,7 +222,7 @@ def main() -> None:
         print(json.dumps(figures))
         return
     for name, value in figures.items():
-        print(f"{name:28s} {value}")
+        print(f"{name:38s} {value}")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ class Agent:
                 runner.join(2.0)
         self._consume(self._drain(0.0))
         self._flush(final=True)
+        self.transport.wait_drained(2.0)
         final = self._state(online=False)
         self.transport.stop(final)
         self.health.stop()

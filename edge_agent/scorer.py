@@ -10,7 +10,9 @@ Model swaps happen between two `process` calls, so no reading is dropped or scor
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter as Tally
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,10 @@ class SlotScorer:
         self.slot = slot
         self.max_batch = max_batch
         self._history: dict[str, NDArray[np.float64]] = {}
+        channels = runtime.spec.channels
+        self._pick: Callable[[dict[str, float]], Any] = (
+            operator.itemgetter(*channels) if len(channels) > 1 else lambda v: (v[channels[0]],)
+        )
         span = runtime.high - runtime.low
         self._low, self._high = runtime.low - range_margin * span, runtime.high + range_margin * span
 
@@ -89,7 +95,7 @@ class SlotScorer:
 
     def _prepare(self, equipment: str, items: list[Sample], unscoreable: Tally[str]) -> _Prepared:
         spec = self.runtime.spec
-        x = np.array([[s.values.get(ch, math.nan) for ch in spec.channels] for s in items], dtype=np.float64)
+        x = self._matrix(items)
         valid: NDArray[np.bool_] = np.asarray(((x >= self._low) & (x <= self._high)).all(axis=1))  # NaN: False
         if valid.all():
             rows, kept = x, items
@@ -106,6 +112,15 @@ class SlotScorer:
         if fresh == len(kept):
             return _Prepared(equipment, kept, features)
         return _Prepared(equipment, kept[len(kept) - fresh :] if fresh else [], features[features.shape[0] - fresh :])
+
+    def _matrix(self, items: list[Sample]) -> NDArray[np.float64]:
+        """Readings as `[n, channels]`; a missing channel becomes NaN (then counted non_finite)."""
+        pick = self._pick
+        try:
+            return np.array([pick(s.values) for s in items], dtype=np.float64)
+        except KeyError:
+            channels = self.runtime.spec.channels
+            return np.array([[s.values.get(ch, math.nan) for ch in channels] for s in items], dtype=np.float64)
 
     @staticmethod
     def _reject(

@@ -64,6 +64,14 @@ class SketchAccumulator:
     window_ms: int
     _open: dict[str, _Open] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        widest = max(e.size for e in self.edges)
+        self._padded = np.full((len(self.edges), widest), np.inf)  # +inf never counts as "edge <= value"
+        for i, edges in enumerate(self.edges):
+            self._padded[i, : edges.size] = edges
+        self._last = np.array([e[-1] for e in self.edges])
+        self._stride = widest + 1
+
     def add(
         self, equipment: str, ts: NDArray[np.int64], features: NDArray[np.float64], scores: NDArray[np.float64]
     ) -> list[WindowSketch]:
@@ -110,10 +118,18 @@ class SketchAccumulator:
             return
         feats = np.concatenate(window.features) if len(window.features) > 1 else window.features[0]
         scores = np.concatenate(window.scores) if len(window.scores) > 1 else window.scores[0]
-        columns = [scores if c < 0 else feats[:, c] for c in self.columns]
-        for acc, edges, values in zip(window.counts, self.edges, columns, strict=True):
-            acc += bin_counts(edges, values)
+        values = np.column_stack([scores if c < 0 else feats[:, c] for c in self.columns])
+        for acc, counts in zip(window.counts, self._bin_all(values), strict=True):
+            acc += counts[: acc.size]
         window.features, window.scores, window.buffered = [], [], 0
+
+    def _bin_all(self, values: NDArray[np.float64]) -> NDArray[np.int64]:
+        """`bin_counts` of every histogram at once: `values[n, h]` -> counts `[h, widest + 1]`."""
+        idx = (values[:, :, None] >= self._padded[None, :, :]).sum(axis=2)
+        idx -= values == self._last  # the last edge closes the last bin
+        flat = idx + np.arange(values.shape[1]) * self._stride
+        counts = np.bincount(flat.ravel(), minlength=values.shape[1] * self._stride)
+        return counts.reshape(values.shape[1], self._stride)
 
     def _close(self, equipment: str, window: _Open) -> WindowSketch:
         self._fold(window)

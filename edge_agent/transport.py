@@ -103,8 +103,15 @@ class MqttTransport:
                 time.sleep(0.01)
         self._stop.set()
         self._thread.join(timeout)
-        self._client.disconnect()
-        self._flush_acks()
+
+    def wait_drained(self, timeout: float) -> bool:
+        """While online, wait until every outbox entry is acknowledged (graceful shutdown); True if empty."""
+        deadline = time.monotonic() + timeout
+        while self._online and time.monotonic() < deadline:
+            if self.outbox.stats().depth == 0:
+                return True
+            time.sleep(0.01)
+        return self.outbox.stats().depth == 0
 
     # -- setup ----------------------------------------------------------------------------------------
     def _make_client(self) -> paho.Client:
@@ -133,16 +140,35 @@ class MqttTransport:
     # -- network thread -------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self._socket_up:
-                self._try_connect()
-                continue
-            rc = self._client.loop(timeout=LOOP_TIMEOUT_S)
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self._lost(f"network loop: {paho.error_string(rc)}")
-                continue
-            self._flush_acks()
-            if self._online:
-                self._pump()
+            try:
+                self._step()
+            except Exception as exc:  # the network thread must survive anything (e.g. a failing outbox read)
+                log.exception("transport step failed")
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self._stop.wait(0.5)
+        self._close()
+
+    def _step(self) -> None:
+        if not self._socket_up:
+            self._try_connect()
+            return
+        rc = self._client.loop(timeout=LOOP_TIMEOUT_S)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._lost(f"network loop: {paho.error_string(rc)}")
+            return
+        self._flush_acks()
+        if self._online:
+            self._pump()
+
+    def _close(self) -> None:
+        """Clean DISCONNECT (no last will), then the acks that arrived meanwhile."""
+        if self._socket_up:
+            self._client.disconnect()
+            deadline = time.monotonic() + 1.0
+            while self._socket_up and time.monotonic() < deadline:
+                if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+        self._flush_acks()
 
     def _try_connect(self) -> None:
         delay = self._next_attempt - time.monotonic()

@@ -32,6 +32,7 @@ from hub.rollout.install import install_rollout
 from hub.security.install import install_security
 from hub.security.tls import scheme, uvicorn_tls_kwargs
 from hub.settings import HubSettings, check_production
+from hub.web import install_web  # technician dashboard (hub/web)
 
 log = logging.getLogger("hub")
 
@@ -54,6 +55,7 @@ def create_app(settings: HubSettings, metrics: HubMetrics | None = None) -> Fast
     install_security(app, settings)  # security layer: login, role guard check, audit log (hub/security/install.py)
     install_rollout(app, settings)  # model lifecycle: /tuf, /api/v1/models, /api/v1/rollouts (hub/rollout/install.py)
     app.include_router(drift_router)  # drift monitor: GET /api/v1/drift (hub/drift/api.py)
+    install_web(app)  # technician dashboard: static files at /ui/ (hub/web)
     _add_error_handlers(app)
     app.middleware("http")(_observe(metrics))
     return app

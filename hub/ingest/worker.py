@@ -83,8 +83,8 @@ class IngestWorker:
         self.max_payload_bytes = max_payload_bytes
         self.listeners: list[BatchListener] = []
         """Called with the accepted messages of each committed batch (drift monitor, rollout gates...)."""
-        self.retrying = threading.Event()
-        """Set while a batch is being retried because the store or the database is down."""
+        self._decode_retry = threading.Event()
+        self._write_retry = threading.Event()
         self._stop = threading.Event()
         self._prepared: queue.Queue[Prepared] = queue.Queue(maxsize=2)
         self._threads: list[threading.Thread] = []
@@ -104,6 +104,11 @@ class IngestWorker:
             thread.join(timeout_s)
 
     @property
+    def retrying(self) -> bool:
+        """True while a batch is being retried because the store or the database is down."""
+        return self._decode_retry.is_set() or self._write_retry.is_set()
+
+    @property
     def alive(self) -> bool:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
@@ -112,7 +117,7 @@ class IngestWorker:
         while not self._stop.is_set():
             batch = self._collect()
             if batch:
-                prepared = self._retrying(partial(self._classify, batch))
+                prepared = self._retrying(partial(self._classify, batch), self._decode_retry)
                 if prepared is None or not self._hand_over(prepared):
                     self.metrics.unacked.dec(len(batch))
 
@@ -157,13 +162,13 @@ class IngestWorker:
             except queue.Empty:
                 continue
             try:
-                self._retrying(partial(self._commit, prepared))
+                self._retrying(partial(self._commit, prepared), self._write_retry)
             finally:
                 self.metrics.unacked.dec(len(prepared.batch))
         while not self._prepared.empty():  # abandoned: the broker redelivers them
             self.metrics.unacked.dec(len(self._prepared.get_nowait().batch))
 
-    def _retrying(self, action: Callable[[], T]) -> T | None:
+    def _retrying(self, action: Callable[[], T], flag: threading.Event) -> T | None:
         """Run `action` until it succeeds (its result) or the worker stops (None); transient errors back off."""
         backoff = Backoff(self.settings.backoff_initial_ms, self.settings.backoff_max_ms)
         try:
@@ -171,16 +176,17 @@ class IngestWorker:
                 try:
                     return action()
                 except (StoreUnavailable, DatabaseError) as exc:
+                    flag.set()
                     self._on_transient(exc, backoff.next())
                 except Exception:  # a bug must not kill ingest; the batch stays unacknowledged and is retried
                     log.exception("unexpected ingest error; retrying the batch")
+                    flag.set()
                     self._on_transient(None, backoff.next())
             return None
         finally:
-            self.retrying.clear()
+            flag.clear()
 
     def _on_transient(self, exc: Exception | None, delay_s: float) -> None:
-        self.retrying.set()
         error = type(exc).__name__ if exc else "internal"
         self.metrics.store_errors.labels(self.store.name, error).inc()
         log.warning("ingest batch not written, will retry", extra={"error": str(exc), "retry_in_s": delay_s})

@@ -65,7 +65,8 @@ class InfluxV1Store:
         measurement = MEASUREMENTS[query.measurement]
         where = lp.where_clause(query.where, query.start_ms, query.end_ms)
         raw = lp.select_raw(query.measurement, query.fields, where, query.max_points + 1)
-        rows = self._rows(raw, drop=set(measurement.tags))
+        sparse = query.fields is None and measurement.fields is None  # one field per channel: omit absent ones
+        rows = self._rows(raw, drop=set(measurement.tags), sparse=sparse)
         if len(rows) <= query.max_points:
             return SeriesResult(rows, None)
         interval = bucket_interval_ms(query.start_ms, query.end_ms, query.max_points)
@@ -73,7 +74,7 @@ class InfluxV1Store:
         select = lp.select_aggregates(fields, measurement.aggregates, measurement.default_agg)
         agg = lp.select_buckets(query.measurement, select, where, interval)
         prefix = f"{measurement.default_agg}_" if fields is None else ""
-        return SeriesResult(self._rows(agg, drop=set(), strip_prefix=prefix), interval)
+        return SeriesResult(self._rows(agg, drop=set(), strip_prefix=prefix, sparse=sparse), interval)
 
     def latest(self, measurement: str, where: Mapping[str, str], by: tuple[str, ...]) -> dict[tuple[str, ...], Row]:
         schema = MEASUREMENTS[measurement]
@@ -107,10 +108,10 @@ class InfluxV1Store:
         return self._series(text)
 
     # -- plumbing ----------------------------------------------------------------------------------
-    def _rows(self, text: str, drop: set[str], strip_prefix: str = "") -> list[Row]:
+    def _rows(self, text: str, drop: set[str], strip_prefix: str = "", sparse: bool = False) -> list[Row]:
         rows: list[Row] = []
         for series in self._series(text):
-            rows.extend(_series_rows(series, drop, strip_prefix))
+            rows.extend(_series_rows(series, drop, strip_prefix, sparse))
         rows.sort(key=lambda r: r.ts_ms)
         return rows
 
@@ -145,13 +146,13 @@ class InfluxV1Store:
             raise StoreUnavailable(f"influxdb at {self.url} unreachable: {type(exc).__name__}: {exc}") from None
 
 
-def _series_rows(series: Mapping[str, Any], drop: set[str], strip_prefix: str = "") -> list[Row]:
+def _series_rows(series: Mapping[str, Any], drop: set[str], strip_prefix: str = "", sparse: bool = False) -> list[Row]:
     columns: list[str] = series.get("columns") or []
     names = [c[len(strip_prefix) :] if strip_prefix and c.startswith(strip_prefix) else c for c in columns]
     keep = [i for i, c in enumerate(columns) if c != "time" and c not in drop]
     rows: list[Row] = []
     for values in series.get("values") or []:
-        fields = {names[i]: _number(values[i]) for i in keep}
+        fields = {names[i]: _number(values[i]) for i in keep if not (sparse and values[i] is None)}
         rows.append(Row(int(values[0]), fields))
     return rows
 

@@ -136,3 +136,18 @@ def test_sketch_windows_close_on_the_sensor_clock() -> None:
     assert [c.tolist() for c in first.counts] == [[0, 1, 1], [0, 1, 1]]
     [last] = acc.flush()
     assert (last.window_start, last.n) == (1000, 1)
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=300), st.integers(0, 2**31))
+def test_vectorised_binning_equals_per_histogram_binning(values: list[float], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    edges = [np.unique(np.round(rng.uniform(-4, 4, size=k), 1)) for k in (2, 5, 9)]
+    edges = [e if e.size >= 2 else np.array([0.0, 1.0]) for e in edges]
+    acc = SketchAccumulator(["a", "b", "score"], edges, [0, 1, -1], window_ms=10**9)
+    data = np.array(values)
+    data[::7] = edges[0][-1]  # exercise the closed last edge
+    feats = np.column_stack([data, data[::-1]])
+    acc.add("p", np.zeros(data.size, dtype=np.int64), feats, data * 0.5)
+    [window] = acc.flush()
+    expected = [bin_counts(edges[0], feats[:, 0]), bin_counts(edges[1], feats[:, 1]), bin_counts(edges[2], data * 0.5)]
+    assert [c.tolist() for c in window.counts] == [e.tolist() for e in expected]

@@ -90,6 +90,8 @@ class Equipment:
     start_ms: int
     period_ms: int = 100
     faults: list[FaultEvent] = field(default_factory=list)
+    skip: int = 0
+    """Rows of the simulator left out after the training rows (another stretch of the same machine)."""
     seq: int = 0
     _sim: PumpSimulator | None = None
     _tail: NDArray[np.float64] | None = None
@@ -97,7 +99,7 @@ class Equipment:
 
     def __post_init__(self) -> None:
         self._sim = PumpSimulator(seed=SEED, faults=self.faults)
-        self._sim.batch(TRAIN_ROWS)  # the same machine, after its training data
+        self._sim.batch(TRAIN_ROWS + self.skip)  # the same machine, after its training data
         self.spec = FeatureSpec.from_manifest(self.model.manifest)
         warmup = self._sim.batch(self.spec.warmup).values  # fills the feature window before the first reading
         self._tail = warmup[:, [CHANNELS.index(c) for c in self.spec.channels]]

@@ -91,3 +91,28 @@ def _items(api: Any, gateway: str) -> list[dict[str, Any]]:
 def _quarantined(api: Any, gateway: str, sha256: str) -> dict[str, Any]:
     [entry] = [e for e in _items(api, gateway) if e["payload_sha256"] == sha256]
     return entry
+
+
+def test_data_the_store_refuses_is_quarantined_without_blocking(
+    hub_settings: SettingsFactory, pki: HarnessPki, mqtt_client: Any, influxd: Any, influx_database: str
+) -> None:
+    from contracts.messages import ScoresBatch
+
+    gw = pki.unique_gateway_id("paris")
+    influxd.write(influx_database, f'sensor,gateway=other temp="text" {traffic.T0}')  # "temp" is now a string
+    series = {"backend": "influxdb1", "url": influxd.url, "database": influx_database}
+    refused = traffic.scores(gw, 1, n=5)
+    base = traffic.scores(gw, 2, n=5, start_ms=traffic.T0 + 10_000)
+    accepted = ScoresBatch(gateway=gw, seq=2, readings=[r.model_copy(update={"values": {"rpm": 3.0}})
+                                                       for r in base.readings])
+    with running_hub(hub_settings(series=series)) as api, mqtt_client(pki.issue(gw)) as agent:
+        register(api, gw)
+        agent.publish(traffic.topic(gw, "scores"), refused.to_bytes())
+        agent.publish(traffic.topic(gw, "scores"), accepted.to_bytes())
+        wait_until(lambda: metric(api, "vigie_hub_ingest_messages_total", kind="scores", outcome="stored") == 1,
+                   what="the good batch stored")
+        [entry] = _items(api, gw)
+        assert entry["reason_code"] == "store_rejected" and "conflict" in entry["reason"]
+        sensors = api.get("/api/v1/series/sensors", params={"gateway": gw, "equipment": "pump-1",
+                                                            "start": traffic.T0, "end": traffic.T0 + 20_000})
+        assert [p["values"] for p in sensors.json()["points"]] == [{"rpm": 3.0}] * 5

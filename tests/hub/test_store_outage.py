@@ -44,7 +44,7 @@ def test_influxdb_outage_under_load_loses_nothing(
             publish()
             time.sleep(0.02)
         ingest = api.app.state.hub.ingest  # type: ignore[attr-defined]
-        wait_until(ingest.worker.retrying.is_set, what="ingest backing off")
+        wait_until(lambda: ingest.worker.retrying, what="ingest backing off")
         assert api.get("/readyz").status_code == 503
         assert metric(api, "vigie_hub_ingest_unacked") > 0
         assert metric(api, "vigie_hub_store_write_errors_total", store="influxdb1", error="StoreUnavailable") > 0

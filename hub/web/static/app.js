@@ -248,7 +248,9 @@ async function loadSparklines(equipment, force) {
       const series = await api("series/scores", {
         gateway: e.gateway, equipment: e.id, start: now - HOUR_MS, end: now + 1000, max_points: 120,
       });
-      state.sparks.set(`${e.gateway}/${e.id}`, { at: now, status: e.status, points: series.points });
+      state.sparks.set(`${e.gateway}/${e.id}`, {
+        at: now, status: e.status, points: series.points, interval: series.interval_ms,
+      });
     } catch (error) {
       if (error instanceof Unauthorized) throw error;
     }
@@ -347,33 +349,39 @@ function equipmentTable(gateway, items) {
     const [kind, label] = EQUIPMENT_STATUS[e.status] ?? ["off", e.status];
     const latest = e.latest;
     const score = latest
-      ? el("td", { class: "num" },
-        el("span", { "data-score": "" }, fixed(latest.anomaly_score)),
-        el("span", { class: "score-of" }, ` / ${fixed(latest.threshold)}`),
-        el("div", { class: "small muted" }, timeEl(latest.ts_ms)))
-      : el("td", { class: "num muted" }, "—");
+      ? el("td", { class: "num c-score" },
+        el("span", { class: "score", "data-score": "" }, fixed(latest.anomaly_score)),
+        el("div", { class: "small muted nowrap" }, `limit ${fixed(latest.threshold)} · `, timeEl(latest.ts_ms)))
+      : el("td", { class: "num muted c-score" }, "—");
     return el("tr", { "data-equipment": e.id, class: e.status === "anomaly" ? "anomalous" : "" },
-      el("th", { scope: "row" }, e.id),
-      el("td", {}, badge(kind, label),
-        e.status_since_ms ? el("div", { class: "small muted" }, "since ", timeEl(e.status_since_ms)) : null),
+      el("th", { scope: "row", class: "c-name" }, e.id),
+      el("td", { class: "c-state" }, badge(kind, label),
+        e.status_since_ms ? el("div", { class: "small muted nowrap" }, "since ", timeEl(e.status_since_ms)) : null),
       score,
-      el("td", {}, sparkline(state.sparks.get(`${e.gateway}/${e.id}`)?.points ?? [], e.id)));
+      el("td", { class: "c-spark" }, sparkline(state.sparks.get(`${e.gateway}/${e.id}`), e.id, latest?.anomaly_score)));
   });
   return el("div", { class: "table-wrap" },
-    el("table", {},
+    el("table", { class: "equipment-table" },
       el("caption", { class: "visually-hidden" }, `Equipment on gateway ${gateway.id}`),
       el("thead", {}, el("tr", {},
         el("th", { scope: "col" }, "Equipment"),
         el("th", { scope: "col" }, "State"),
-        el("th", { scope: "col", class: "num" }, "Score / threshold"),
+        el("th", { scope: "col", class: "num" }, "Latest score"),
         el("th", { scope: "col" }, "Last hour"))),
       el("tbody", {}, rows)));
 }
 
-function sparkline(points, name) {
-  const width = 150;
-  const height = 34;
-  const values = points.filter((p) => typeof p.values.anomaly_score === "number");
+function flaggedText(count, interval) {
+  // Aggregated series (interval_ms set) hold the maximum of each interval: count intervals, not readings.
+  if (!interval) return `${count} ${count === 1 ? "reading" : "readings"} flagged`;
+  const minutes = Math.max(1, Math.round(interval / 60_000));
+  return `flagged in ${count} ${count === 1 ? "interval" : "intervals"} of ${minutes} min`;
+}
+
+function sparkline(series, name, latest) {
+  const width = 180;
+  const height = 36;
+  const values = (series?.points ?? []).filter((p) => typeof p.values.anomaly_score === "number");
   if (values.length === 0) return el("span", { class: "small muted" }, "No data in the last hour");
   const scores = values.map((p) => p.values.anomaly_score);
   const threshold = values.map((p) => p.values.threshold).find((t) => typeof t === "number");
@@ -385,10 +393,10 @@ function sparkline(points, name) {
   const span = high - low || 1;
   const x = (ts) => (((ts - start) / HOUR_MS) * (width - 4) + 2).toFixed(1);
   const y = (v) => (height - 3 - ((v - low) / span) * (height - 6)).toFixed(1);
-  const label = `Anomaly score of ${name} over the last hour: latest ${fixed(scores.at(-1))}, `
+  const label = `Anomaly score of ${name} over the last hour: latest ${fixed(latest ?? scores.at(-1))}, `
     + `highest ${fixed(Math.max(...scores))}`
     + (threshold !== undefined ? `, threshold ${fixed(threshold)}` : "")
-    + `, ${hits.length} ${hits.length === 1 ? "reading" : "readings"} flagged`;
+    + `, ${flaggedText(hits.length, series.interval)}`;
   const shapes = [svg("line", { class: "baseline", x1: 2, x2: width - 2, y1: height - 1.5, y2: height - 1.5 })];
   if (threshold !== undefined) {
     shapes.push(svg("line", { class: "threshold", x1: 2, x2: width - 2, y1: y(threshold), y2: y(threshold) }));
@@ -399,7 +407,7 @@ function sparkline(points, name) {
     shapes.push(svg("circle", { class: "hit", cx: x(Math.max(p.ts_ms, start)), cy: y(p.values.anomaly_score), r: 2 }));
   }
   return svg("svg", { class: "spark", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": label }, svg("title", {}, label), ...shapes);
+    preserveAspectRatio: "none", "aria-label": label }, svg("title", {}, label), ...shapes);
 }
 
 const EVENT_TEXT = { anomaly_start: ["start", "Anomaly started"], anomaly_end: ["end", "Anomaly ended"] };
@@ -429,19 +437,18 @@ function renderDrift(drift) {
     return;
   }
   const rows = drift.map((d) => el("tr", { "data-equipment": d.equipment, "data-feature": d.feature },
-    el("td", {}, el("strong", {}, d.equipment), el("div", { class: "small muted" }, `${d.gateway} · v${d.model_version}`)),
-    el("td", {}, d.feature),
+    el("td", { class: "drift-what" },
+      el("span", { class: "feature" }, d.feature),
+      el("div", { class: "small muted" }, el("strong", {}, d.equipment), ` @ ${d.gateway}`),
+      el("div", { class: "small muted" }, `model ${d.model_version} · `, timeEl(d.ts_ms))),
     el("td", { class: "num" }, fixed(d.psi, 2)),
-    el("td", { class: "num" }, fixed(d.js, 3)),
-    el("td", {}, timeEl(d.ts_ms))));
-  container.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
+    el("td", { class: "num" }, fixed(d.js, 3))));
+  container.replaceChildren(el("div", { class: "table-wrap" }, el("table", { class: "drift-table" },
     el("caption", { class: "visually-hidden" }, "Drifting features"),
     el("thead", {}, el("tr", {},
-      el("th", { scope: "col" }, "Equipment"),
       el("th", { scope: "col" }, "Feature"),
-      el("th", { scope: "col", class: "num" }, "PSI"),
-      el("th", { scope: "col", class: "num" }, "JS"),
-      el("th", { scope: "col" }, "Seen"))),
+      el("th", { scope: "col", class: "num", title: "Population stability index" }, "PSI"),
+      el("th", { scope: "col", class: "num", title: "Jensen-Shannon divergence" }, "JS"))),
     el("tbody", {}, rows))));
 }
 
