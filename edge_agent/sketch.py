@@ -66,9 +66,6 @@ class SketchAccumulator:
 
     def __post_init__(self) -> None:
         widest = max(e.size for e in self.edges)
-        self._padded = np.full((len(self.edges), widest), np.inf)  # +inf never counts as "edge <= value"
-        for i, edges in enumerate(self.edges):
-            self._padded[i, : edges.size] = edges
         self._last = np.array([e[-1] for e in self.edges])
         self._stride = widest + 1
 
@@ -125,11 +122,14 @@ class SketchAccumulator:
 
     def _bin_all(self, values: NDArray[np.float64]) -> NDArray[np.int64]:
         """`bin_counts` of every histogram at once: `values[n, h]` -> counts `[h, widest + 1]`."""
-        idx = (values[:, :, None] >= self._padded[None, :, :]).sum(axis=2)
-        idx -= values == self._last  # the last edge closes the last bin
-        flat = idx + np.arange(values.shape[1]) * self._stride
-        counts = np.bincount(flat.ravel(), minlength=values.shape[1] * self._stride)
-        return counts.reshape(values.shape[1], self._stride)
+        columns = np.ascontiguousarray(values.T)
+        idx = np.empty(columns.shape, dtype=np.intp)
+        for j, edges in enumerate(self.edges):
+            idx[j] = np.searchsorted(edges, columns[j], side="right")
+        idx -= columns == self._last[:, None]  # the last edge closes the last bin
+        idx += (np.arange(columns.shape[0]) * self._stride)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=columns.shape[0] * self._stride)
+        return counts.reshape(columns.shape[0], self._stride)
 
     def _close(self, equipment: str, window: _Open) -> WindowSketch:
         self._fold(window)

@@ -55,6 +55,15 @@ class Supervisor:
         self.children.append(child)
         return child
 
+    def run_once(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
+                 timeout_s: float = 120.0) -> str:
+        """Run a short command to completion; return its stdout, raise ProcessError (with stderr) on failure."""
+        result = subprocess.run(list(argv), capture_output=True, env={**os.environ, **(env or {})},
+                                timeout=timeout_s, check=False, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise ProcessError(f"{name} failed ({result.returncode}): {result.stderr.decode(errors='replace')[-2000:]}")
+        return result.stdout.decode()
+
     def dead(self) -> list[Child]:
         return [child for child in self.children if not child.alive()]
 

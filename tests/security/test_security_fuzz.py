@@ -1,6 +1,6 @@
 """Schemathesis against the hub's OpenAPI schema, once per role token and once without: no server error,
-no response outside the schema, no route that ignores authentication. Bounded examples per operation, so
-the whole run stays well under a minute.
+no response outside the schema, no route that ignores authentication. Bounded, derandomized examples per
+operation: the whole run stays under a minute and is reproducible.
 
 Driven through Schemathesis' Python API (operation strategies + `call_and_validate`) against a real
 uvicorn hub, one test per identity; every failing (operation, check) is collected and reported at once.

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from contracts import topics
 from contracts.messages import ModelRef, ModelSlots, OutboxStatus, ReportedState, ScoresBatch
