@@ -18,7 +18,7 @@ from typing import Any
 
 from contracts._errors import ContractError, PayloadError
 from contracts.codec import decode_desired
-from contracts.messages import DesiredState, EquipmentStatus, ReportedState
+from contracts.messages import DesiredState, EquipmentStatus, UpdateStatus
 from edge_agent import memory
 from edge_agent._errors import ConfigError, OutboxError
 from edge_agent.batching import Batcher
@@ -264,8 +264,10 @@ class Agent:
                 continue
             try:
                 self.manager.handle(desired)
-            except Exception:  # the updater must survive any bundle; the model keeps serving
+            except Exception as exc:  # the updater must survive any bundle; the model keeps serving
                 log.exception("desired state handling failed")
+                reason = f"internal error: {type(exc).__name__}: {exc}"[:1000]
+                self.manager.update = UpdateStatus(desired_seq=desired.seq, outcome="failed", reason=reason)
             self._state_dirty.set()
 
     # -- reporting ------------------------------------------------------------------------------------
@@ -275,9 +277,6 @@ class Agent:
 
     def _will(self) -> bytes:
         return self._state(online=False)
-
-    def state_message(self, online: bool = True) -> ReportedState:
-        return build_state(self, 0, online)
 
     def rss_mb(self) -> float:
         return memory.rss_mb()

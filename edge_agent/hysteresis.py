@@ -34,3 +34,15 @@ class Hysteresis:
             self.active, self._run = False, 0
             return "anomaly_end"
         return None
+
+    def update_many(self, flags: list[bool]) -> list[tuple[int, Transition]]:
+        """Feed readings in order; return (index, transition) pairs. O(1) for an all-normal block while idle."""
+        if not self.active and not any(flags):
+            self._run = 0
+            return []
+        out: list[tuple[int, Transition]] = []
+        for i, flag in enumerate(flags):
+            transition = self.update(flag)
+            if transition is not None:
+                out.append((i, transition))
+        return out

@@ -16,11 +16,10 @@ import json
 import logging
 import shutil
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -271,11 +270,3 @@ class ModelManager:
         events.append(ModelEvent(kind, desired.active, str(exc)))
         self.apply(SwapCommand(events=tuple(events)))
         log.warning("desired state refused", extra={"reason": exc.reason, "detail": exc.detail})
-
-
-def describe(command: SwapCommand) -> dict[str, Any]:
-    return {
-        "active": command.active.ref.model_dump() if command.active else None,
-        "shadow": command.shadow.ref.model_dump() if command.shadow else None,
-        "ts": int(time.time() * 1000),
-    }

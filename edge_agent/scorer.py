@@ -234,7 +234,7 @@ class Scorer:
             scored = self.active.run(groups, result, count=True)
             for part in scored:
                 result.readings += part.readings
-                self._events(part.readings, result)
+                self._events(part, result)
             result.scored = len(result.readings)
             result.sketches += self._sketch_rows(scored)
         if self.shadow is not None:
@@ -243,14 +243,17 @@ class Scorer:
             result.readings += shadow
         return result
 
-    def _events(self, readings: list[Wire], result: ScoreResult) -> None:
-        for reading in readings:
-            tracker = self._hysteresis.get(reading["equipment"])
-            if tracker is None:
-                tracker = self._hysteresis[reading["equipment"]] = Hysteresis(self._on, self._off)
-            transition = tracker.update(reading["is_anomaly"])
-            if transition is not None:
-                result.events.append(_anomaly_event(transition, reading))
+    def _events(self, part: _Scored, result: ScoreResult) -> None:
+        equipment = part.prepared.equipment
+        tracker = self._hysteresis.get(equipment)
+        if tracker is None:
+            tracker = self._hysteresis[equipment] = Hysteresis(self._on, self._off)
+        flags: list[bool] = (part.scores > self.active_threshold()).tolist()
+        for index, transition in tracker.update_many(flags):
+            result.events.append(_anomaly_event(transition, part.readings[index]))
+
+    def active_threshold(self) -> float:
+        return self.active.runtime.threshold if self.active is not None else math.inf
 
     def _sketch_rows(self, scored: list[_Scored]) -> list[tuple[ModelRef, WindowSketch]]:
         if self._sketch is None or self.active is None:

@@ -142,8 +142,8 @@ def app_routes(routes: Iterable[Any]) -> list[RouteInfo]:
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 PUBLIC_MOUNTS = frozenset({"/tuf", "/ui"})
 """Mounted apps readable without a credential: the TUF repository of model distribution (agents fetch it
-without API credentials; every file is signed metadata or a target pinned by hash in signed metadata), and
-the technician dashboard's static files (`hub/web`: HTML/CSS/JS only, no data; its API calls are guarded)."""
+without API credentials; every file is signed metadata or a target pinned by hash in signed metadata) and the
+dashboard's static files (no data: the page calls the API with the user's token)."""
 
 
 def check_routes(routes: Iterable[Any], public: frozenset[str] = PUBLIC_PATHS) -> None:

@@ -151,3 +151,12 @@ def test_vectorised_binning_equals_per_histogram_binning(values: list[float], se
     [window] = acc.flush()
     expected = [bin_counts(edges[0], feats[:, 0]), bin_counts(edges[1], feats[:, 1]), bin_counts(edges[2], data * 0.5)]
     assert [c.tolist() for c in window.counts] == [e.tolist() for e in expected]
+
+
+@given(st.lists(st.booleans(), max_size=200), st.integers(1, 5), st.integers(1, 5))
+def test_hysteresis_update_many_equals_one_by_one(flags: list[bool], on: int, off: int) -> None:
+    one, many = Hysteresis(on, off), Hysteresis(on, off)
+    expected = [(i, t) for i, f in enumerate(flags) if (t := one.update(f)) is not None]
+    half = len(flags) // 2
+    got = many.update_many(flags[:half]) + [(i + half, t) for i, t in many.update_many(flags[half:])]
+    assert got == expected and one.active == many.active

@@ -75,6 +75,13 @@ def _finish(hub: HubHandle, rollout_id: str, timeout: float = 120) -> dict[str, 
                     f"rollout {rollout_id} to finish", poll=0.25)
 
 
+def _explain(detail: dict[str, Any]) -> str:
+    """Why a rollout ended where it did (pytest would truncate the whole detail)."""
+    history = [(h["phase"], h["stage"], h["outcome"], [(r["name"], r["status"], r["detail"]) for r in h["results"]])
+               for h in detail["history"]]
+    return f"{detail['phase']}: {detail['reason']!r}; history {history}; gateways {_versions(detail)}"
+
+
 def _versions(detail: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
     return {g["gateway"]: (g["active"] and g["active"]["version"], g["shadow"] and g["shadow"]["version"])
             for g in detail["gateways"]}
@@ -83,7 +90,7 @@ def _versions(detail: dict[str, Any]) -> dict[str, tuple[str | None, str | None]
 def _bootstrap(hub: HubHandle, gates_file: Path) -> None:
     """Every gateway starts with nothing: roll 1.0.0 out (no shadow stage: nothing to compare with)."""
     done = _finish(hub, _start(hub, "1.0.0", gates_file))
-    assert done["phase"] == "completed", done
+    assert done["phase"] == "completed", _explain(done)
     assert set(_versions(done).values()) == {("1.0.0", None)}
 
 
@@ -98,7 +105,7 @@ def test_good_version_completes(hub: HubHandle, fleet: Fleet, gates_file: Path) 
     sites = {fleet.gateways[g] for g in started["green"]}
     assert len(started["green"]) == 3 and sites == {"paris", "lyon", "toulouse"}
     done = _finish(hub, rollout_id)
-    assert done["phase"] == "completed", done
+    assert done["phase"] == "completed", _explain(done)
     assert _outcomes(done) == [("green_baking", "shadow", "passed"), ("green_baking", "active", "passed"),
                                ("blue_baking", None, "passed")]
     ml = next(r for r in done["history"][0]["results"] if r["name"] == "ml_quality")
@@ -114,7 +121,7 @@ def test_over_alarming_version_is_stopped_at_green(hub: HubHandle, fleet: Fleet,
               ["gateways"]}
     rollout_id = _start(hub, "1.2.0", gates_file)
     done = _finish(hub, rollout_id)
-    assert done["phase"] == "rolled_back", done
+    assert done["phase"] == "rolled_back", _explain(done)
     assert "ml_quality" in done["reason"]
     assert _outcomes(done) == [("green_baking", "shadow", "failed")]
     green, blue = set(done["green"]), set(done["blue"])
@@ -128,7 +135,8 @@ def test_over_alarming_version_is_stopped_at_green(hub: HubHandle, fleet: Fleet,
 
 def _start_and_finish(hub: HubHandle, version: str, gates_file: Path) -> str:
     rollout_id = _start(hub, version, gates_file)
-    assert _finish(hub, rollout_id)["phase"] == "completed"
+    done = _finish(hub, rollout_id)
+    assert done["phase"] == "completed", _explain(done)
     return rollout_id
 
 
@@ -149,6 +157,6 @@ def test_hub_restart_mid_rollout_resumes(
             restarted = running_hub(settings, port=int(hub.url.rsplit(":", 1)[1]))  # the URL agents know
             with restarted as again:
                 done = _finish(again, rollout_id)
-                assert done["phase"] == "completed", done
+                assert done["phase"] == "completed", _explain(done)
                 assert set(_versions(done).values()) == {("1.1.0", None)}
                 assert [o for *_, o in _outcomes(done)] == ["passed", "passed", "passed"]

@@ -14,7 +14,7 @@ from tests.security.conftest import bearer
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/refresh"}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-TUF = {"/tuf"}  # the signed TUF repository agents read without API credentials
+TUF = {"/tuf", "/ui"}  # the signed TUF repository (agents), the dashboard's static files (no data)
 
 
 def _concrete(path: str) -> str:
