@@ -207,31 +207,50 @@ def start_hub(layout: DemoLayout, supervisor: Supervisor, gateways: list[Gateway
         from contracts import write_atomic
 
         write_atomic(password_file, os.urandom(18).hex().encode(), mode=0o600)
-    pki = PkiPaths(layout.pki)
-    env = {
-        "VIGIE_HUB_MODE": "dev",
-        "VIGIE_HUB_DATA_DIR": str(layout.hub),
-        "VIGIE_HUB_LOG_FORMAT": "json",
-        "VIGIE_HUB_MQTT__HOST": "localhost",
-        "VIGIE_HUB_MQTT__PORT": str(mqtt_port),
-        "VIGIE_HUB_MQTT__CA_FILE": str(pki.ca_bundle),
-        "VIGIE_HUB_MQTT__CERT_FILE": str(pki.hub_cert),
-        "VIGIE_HUB_MQTT__KEY_FILE": str(pki.hub_key),
+    config = write_hub_config(layout, mqtt_port, influx_url)
+    env = {  # secrets travel in the environment, never in files or command lines
         "VIGIE_HUB_SECURITY__BOOTSTRAP_ADMIN": "admin",
         "VIGIE_HUB_SECURITY__BOOTSTRAP_ADMIN_PASSWORD": password_file.read_text().strip(),
     }
-    if influx_url:
-        env |= {"VIGIE_HUB_SERIES__BACKEND": "influxdb1", "VIGIE_HUB_SERIES__URL": influx_url}
+    pki = PkiPaths(layout.pki)
     vigie = [sys.executable, "-m", "vigie"]
-    known = supervisor.run_once("gateway-list", [*vigie, "hub", "gateway", "list", "--json"], env=env)
+    hub_config = ["--config", str(config)]
+    known = supervisor.run_once("gateway-list", [*vigie, "hub", "gateway", "list", "--json", *hub_config], env=env)
     registered = {gw["id"] for gw in json.loads(known)}
     for spec in gateways:
         if spec.gateway not in registered:
             supervisor.run_once(f"register-{spec.gateway}", [*vigie, "hub", "gateway", "add", spec.gateway,
                                                              "--site", spec.site, "--cohort", _cohort(spec, gateways),
-                                                             "--cert", str(pki.gateway_cert(spec.gateway))], env=env)
-    child = supervisor.start("hub", [*vigie, "hub", "serve", "--host", "127.0.0.1", "--port", str(api_port)], env=env)
+                                                             "--cert", str(pki.gateway_cert(spec.gateway)),
+                                                             *hub_config], env=env)
+    child = supervisor.start("hub", [*vigie, "hub", "serve", *hub_config, "--host", "127.0.0.1",
+                                       "--port", str(api_port)], env=env)
     wait_until(lambda: port_open("127.0.0.1", api_port), 60, "the hub API", watch=[child])
+
+
+def write_hub_config(layout: DemoLayout, mqtt_port: int, influx_url: str | None) -> Path:
+    """The hub's TOML settings for the demo (dev mode; no secrets in it)."""
+    from vigie.pki import PkiPaths
+
+    pki = PkiPaths(layout.pki)
+    series = (f'[series]\nbackend = "influxdb1"\nurl = {json.dumps(influx_url)}\n' if influx_url
+              else '[series]\nbackend = "sqlite"\n')
+    text = f"""# Written by `vigie demo`.
+mode = "dev"
+data_dir = {_toml_str(layout.hub)}
+log_format = "json"
+
+{series}
+[mqtt]
+host = "localhost"
+port = {mqtt_port}
+ca_file = {_toml_str(pki.ca_bundle)}
+cert_file = {_toml_str(pki.hub_cert)}
+key_file = {_toml_str(pki.hub_key)}
+"""
+    path = layout.hub / "hub.toml"
+    path.write_text(text)
+    return path
 
 
 def _cohort(spec: GatewaySpec, gateways: list[GatewaySpec]) -> str:

@@ -214,15 +214,14 @@ class RolloutController:
         rollout, context = loaded.rollout, loaded.context
         with session_scope(self.engine) as session:
             observed = observations(session, rollout, context)
-            shadow = self._shadow(session, rollout, context)
+            shadow = self._shadow(session, rollout)
         return evaluate(context.gates, observed, shadow), {o.gateway: o.state for o in observed}
 
-    def _shadow(self, session: Session, rollout: Rollout, context: RolloutContext) -> ShadowStats | None:
+    def _shadow(self, session: Session, rollout: Rollout) -> ShadowStats | None:
         if rollout.effective_phase is not Phase.GREEN_BAKING or rollout.stage != "shadow":
             return None
-        window = (context.step_started_ms, self.clock_ms() + 1)
         green = rollout.cohorts.green
-        return shadow_stats(self.store, session, green, rollout.model, window, self.settings.max_pair_points)
+        return shadow_stats(self.store, session, green, rollout.model, self.settings.max_pair_points)
 
     def _apply(
         self,

@@ -76,23 +76,28 @@ def observations(session: Session, rollout: Rollout, context: RolloutContext) ->
 
 
 def shadow_stats(
-    store: SeriesStore,
-    session: Session,
-    gateways: Iterable[str],
-    model: ModelRef,
-    window: tuple[int, int],
-    max_points: int,
+    store: SeriesStore, session: Session, gateways: Iterable[str], model: ModelRef, max_points: int
 ) -> ShadowStats:
-    """Active vs shadow decisions of `model` on the same readings, over every equipment of `gateways`."""
+    """Active vs shadow decisions on the same readings, over every equipment of `gateways`.
+
+    Readings carry the sensor's clock, which need not be the hub's (replayed data, a slow simulator), so
+    the shadow readings of `model` select themselves (by slot and version, whatever their time) and the
+    active readings are read over the same time span.
+    """
     wanted = list(gateways)
     equipment = session.exec(select(EquipmentRecord).where(col(EquipmentRecord.gateway_id).in_(wanted))).all()
     total = ShadowStats()
     for item in equipment:
         where = {"gateway": item.gateway_id, "equipment": item.id, "model": model.name}
-        active = _decisions(store, {**where, "slot": "active"}, window, max_points)
-        shadow = _decisions(store, {**where, "slot": "shadow", "model_version": model.version}, window, max_points)
-        total = total + pair_decisions(active, shadow)
+        shadow = _decisions(store, {**where, "slot": "shadow", "model_version": model.version}, ALL_TIME, max_points)
+        if not shadow:
+            continue
+        span = (min(shadow), max(shadow) + 1)
+        total = total + pair_decisions(_decisions(store, {**where, "slot": "active"}, span, max_points), shadow)
     return total
+
+
+ALL_TIME = (0, 32503680000000)
 
 
 def _decisions(store: SeriesStore, where: dict[str, str], window: tuple[int, int], max_points: int) -> dict[int, bool]:

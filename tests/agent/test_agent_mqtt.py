@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from contracts.messages import Sketch
 from tests.agent.helpers import (
     agent_config,
+    decoded,
     desired,
     desired_topic,
     readings,
@@ -33,7 +35,8 @@ def test_two_equipment_publish_complete_ordered_batches(tmp_path: Path, pki, mos
     gateway = pki.unique_gateway_id("agt")
     cert = pki.issue(gateway)
     config = agent_config(tmp_path / "cfg", gateway, mosquitto, cert, keys_dir / "release.pub", bundles,
-                          [simulated("pump-a", 1, max_readings=N), simulated("pump-b", 2, max_readings=N)])
+                          [simulated("pump-a", 1, max_readings=N), simulated("pump-b", 2, max_readings=N)],
+                          scoring={"sketch_window_ms": 100})
     with mqtt_client(pki.hub) as hub:
         hub.subscribe(up_filter(gateway))
         hub.publish(desired_topic(gateway), desired(gateway, 1, "1.0.0"), retain=True)
@@ -61,4 +64,11 @@ def test_two_equipment_publish_complete_ordered_batches(tmp_path: Path, pki, mos
             assert agent.outbox.stats().depth == 0 or hub.wait_for(lambda _m: agent.outbox.stats().depth == 0)
         offline = states(hub.wait_for(lambda ms: any(not s.online for s in states(ms)), what="offline state"))
         assert any(not s.online for s in offline)
+        sketches = [s for s in decoded(hub.received(up_filter(gateway)), "sketch") if isinstance(s, Sketch)]
+        assert sum(s.n for s in sketches) == 2 * expected_count(trained)  # every scored reading, once
+        names = {h.name for h in trained.manifest.reference}
+        for sketch in sketches:
+            assert {f.name for f in sketch.features} == names
+            assert all(sum(f.counts) == sketch.n for f in sketch.features)
+            assert sketch.window_end - sketch.window_start == 99
         hub.publish(desired_topic(gateway), b"", retain=True)

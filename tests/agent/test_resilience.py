@@ -131,13 +131,41 @@ def test_agent_kill_9_loses_nothing_from_the_outbox(tmp_path, pki, mosquitto_res
             wait_for(delivered, timeout=60, what="every entry left in the outbox at kill -9")
         finally:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
+            code = proc.wait(15)
+        assert code == 0, "SIGTERM must stop the agent cleanly (exit 0)"
         seqs = [b.seq for b in decoded(hub.received(up_filter(gateway)), "scores")]
         top = max(s for k, s in pending if k == "scores")
         assert set(range(top + 1)) <= set(seqs), "an acknowledged or stored batch is missing"
         firsts = list(dict.fromkeys(seqs))
         assert firsts == sorted(firsts), "batches arrived out of order"
         hub.publish(desired_topic(gateway), b"", retain=True)
+
+
+def test_last_will_marks_the_gateway_offline_after_kill_9(tmp_path, pki, mosquitto, mqtt_client, keys_dir,
+                                                         bundles) -> None:
+    gateway = pki.unique_gateway_id("will")
+    config = agent_config(tmp_path / "cfg", gateway, mosquitto, pki.issue(gateway), keys_dir / "release.pub", bundles,
+                          [simulated("p1", 1, max_readings=None)])
+    with mqtt_client(pki.hub) as hub:
+        hub.subscribe(up_filter(gateway))
+        hub.publish(desired_topic(gateway), desired(gateway, 1, "1.0.0"), retain=True)
+        proc = _spawn(config, tmp_path / "agent.log")
+        try:
+            hub.wait_for(lambda ms: len(readings(ms)) > 20, timeout=60, what="agent publishing")
+            online = max(s.seq for s in states(hub.received(up_filter(gateway))) if s.online)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        hub.wait_for(lambda ms: any(not s.online for s in states(ms)), what="last will")
+        will = next(s for s in states(hub.received(up_filter(gateway))) if not s.online)
+        assert will.gateway == gateway and will.seq <= online  # reserved when the connection was made
+        hub.publish(desired_topic(gateway), b"", retain=True)
+    with mqtt_client(pki.hub) as late:  # a hub that connects later sees the retained offline state
+        late.subscribe(f"vigie/v1/{gateway}/up/state")
+        [retained] = late.collect(f"vigie/v1/{gateway}/up/state", count=1)
+        assert retained.retain and not states([retained])[0].online
 
 
 @pytest.mark.parametrize("strategy", ["drop_oldest", "reject_new"])
