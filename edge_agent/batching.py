@@ -24,11 +24,14 @@ class Batcher(Generic[T]):
 
     def add(self, items: Iterable[T], now_ms: int) -> list[list[T]]:
         """Queue `items`; return every batch that reached `max_items` (in order)."""
+        pending = list(items)
         full: list[list[T]] = []
-        for item in items:
+        while pending:
             if self._opened_at is None:
                 self._opened_at = now_ms
-            self._pending.append(item)
+            room = self.max_items - len(self._pending)
+            self._pending.extend(pending[:room])
+            pending = pending[room:]
             if len(self._pending) >= self.max_items:
                 full.append(self._take())
         return full

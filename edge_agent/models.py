@@ -33,6 +33,10 @@ from model_export._errors import BundleError, TamperedBundle, UnsafeBundle
 from model_export.bundle import VerifiedBundle, verify_bundle
 
 log = logging.getLogger("vigie.agent.models")
+REFUSALS = frozenset({"version_policy", "bad_signature", "tampered", "unsafe", "wrong_model", "bad_manifest",
+                      "untrusted"})
+"""BundleRejected reasons reported as outcome `rejected` + `model_rejected` (the bundle must not be used);
+the others (`not_found`, `fetch_failed`, `unreadable`, `load_failed`) are `failed` + `model_load_failed`."""
 
 Verifier = Callable[[Path], VerifiedBundle]
 """Verify a bundle (dir or .tar) against the pinned release keys; raises BundleRejected with the reason."""
@@ -261,8 +265,8 @@ class ModelManager:
         log.info("models updated", extra={"slots": self.slots().model_dump()})
 
     def _report_failure(self, desired: DesiredState, exc: BundleRejected, events: list[ModelEvent]) -> None:
-        refused = exc.reason in {"version_policy", "bad_signature", "tampered", "unsafe", "wrong_model", "bad_manifest"}
-        outcome: Literal["rejected", "failed"] = "rejected" if refused or "sign" in exc.reason else "failed"
+        refused = exc.reason in REFUSALS
+        outcome: Literal["rejected", "failed"] = "rejected" if refused else "failed"
         kind: Literal["model_rejected", "model_load_failed"] = (
             "model_rejected" if outcome == "rejected" else "model_load_failed"
         )

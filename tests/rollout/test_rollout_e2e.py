@@ -160,3 +160,36 @@ def test_hub_restart_mid_rollout_resumes(
                 assert done["phase"] == "completed", _explain(done)
                 assert set(_versions(done).values()) == {("1.1.0", None)}
                 assert [o for *_, o in _outcomes(done)] == ["passed", "passed", "passed"]
+
+
+def _cli(hub: HubHandle, token: str, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["rollout", *args], env={"VIGIE_HUB_URL": hub.url, "VIGIE_TOKEN": token})
+
+
+def test_operator_commands_hold_force_and_abort(hub: HubHandle, fleet: Fleet, tmp_path: Path,
+                                                gates_file: Path) -> None:
+    _bootstrap(hub, gates_file)
+    hold = tmp_path / "hold.json"
+    hold.write_text(json.dumps({**FAST_GATES, "on_failure": "hold"}))
+    operator = _operator_token(hub)
+    admin = hub.client.headers["Authorization"].removeprefix("Bearer ")
+    rollout_id = _start(hub, "1.2.0", hold)
+    assert _cli(hub, operator, "pause", rollout_id).exit_code == 0
+    assert _detail(hub, rollout_id)["phase"] == "paused"
+    assert _cli(hub, operator, "resume", rollout_id).exit_code == 0
+    held = wait_for(lambda: (d := _detail(hub, rollout_id))["phase"] == "paused" and d["reason"] and d, 60,
+                    "the failing ML gate to hold the rollout")
+    assert "ml_quality" in held["reason"] and held["paused_from"] == "green_baking"
+    assert _cli(hub, operator, "pause", rollout_id).exit_code == 1  # already paused: the machine refuses
+    refused = _cli(hub, operator, "promote", rollout_id, "--force")
+    assert refused.exit_code == 3 and "admin" in refused.output
+    assert _cli(hub, admin, "promote", rollout_id, "--force").exit_code == 0
+    wait_for(lambda: all(v == ("1.2.0", None) for g, v in _versions(_detail(hub, rollout_id)).items()
+                         if g in held["green"]), 60, "green to run the forced version")
+    result = _cli(hub, operator, "abort", rollout_id, "--reason", "too many alarms")
+    assert result.exit_code == 0, result.output
+    done = _finish(hub, rollout_id)
+    assert done["phase"] == "rolled_back" and "too many alarms" in done["reason"], _explain(done)
+    assert ("green_baking", "shadow", "forced") in _outcomes(done)
+    assert set(_versions(done).values()) == {("1.0.0", None)}, "rollback restores the previous version"
+    assert set(done["changed"]) == set(done["green"])
