@@ -66,6 +66,8 @@ def validate_as(cls: type[M], document: Any) -> M:
 
 def _payload_error(exc: ValidationError) -> PayloadError:
     first = exc.errors(include_url=False)[0]
+    if first["type"] == "json_invalid":
+        return PayloadError("", f"not valid UTF-8 JSON: {str(first['msg'])[:120]}")
     field = ".".join(str(part) for part in first["loc"])
     reason = str(first["msg"])
     if first["type"] in {"too_long", "too_short"} and "List" in reason:

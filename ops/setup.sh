@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 UV_VERSION="0.13.9"
 TOOLS="$ROOT/.venv-tools"
-DEBIAN_PACKAGES=(mosquitto influxdb python3-venv python3-dev)
+DEBIAN_PACKAGES=(mosquitto influxdb python3-venv python3-dev chromium)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -48,7 +48,8 @@ print_manual_steps() {
 [setup] This is not a Debian/Ubuntu machine. Install by hand, then run this script again:
   1. Mosquitto >= 2.0      (mosquitto binary on PATH or in /usr/sbin)
   2. InfluxDB 1.6 - 1.8    (influxd binary on PATH; the tests start their own instance)
-  3. Python >= 3.11 with venv support
+  3. Chromium              (/usr/bin/chromium, for the dashboard browser tests)
+  4. Python >= 3.11 with venv support
 STEPS
     exit 1
 }
