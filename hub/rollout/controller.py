@@ -147,6 +147,8 @@ class RolloutController:
                 continue
             except HubError as exc:  # e.g. the series store is down: this rollout waits for the next tick
                 log.warning("rollout tick failed", extra={"rollout_id": rollout_id, "error": str(exc)})
+            except Exception:  # a bug with one rollout must not stop the others
+                log.exception("rollout tick failed", extra={"rollout_id": rollout_id})
 
     def republish(self) -> int:
         """Publish every desired state the broker has not acknowledged yet; returns how many went out."""

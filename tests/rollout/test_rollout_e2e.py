@@ -140,10 +140,19 @@ def _start_and_finish(hub: HubHandle, version: str, gates_file: Path) -> str:
     return rollout_id
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 def test_hub_restart_mid_rollout_resumes(
-    tmp_path: Path, mosquitto: Any, pki: Any, release_pub: Path, bundle_tars: dict[str, Path], gates_file: Path
+    tmp_path: Path, mosquitto: Any, pki: Any, release_pub: Path, bundle_tars: dict[str, Path], gates_file: Path,
+    database_url: str,
 ) -> None:
-    settings = hub_settings(tmp_path, mosquitto, release_pub)
+    settings = hub_settings(tmp_path, mosquitto, release_pub, database_url=database_url)
     with running_hub(settings) as hub:
         for version in ("1.0.0", "1.1.0"):
             hub.call("POST", "/api/v1/models", 201, content=bundle_tars[version].read_bytes(),
