@@ -276,7 +276,7 @@ class Agent:
         return build_state(self, seq, online).to_bytes()
 
     def _will(self) -> bytes:
-        return self._state(online=False)
+        return build_state(self, self.outbox.reserve_will_seq("state"), online=False).to_bytes()
 
     def rss_mb(self) -> float:
         return memory.rss_mb()

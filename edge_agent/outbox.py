@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
+WILL_SEQ_GAP = 2**30
+"""Room for the states of one connection between its first state and its last-will message."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     id: int
@@ -129,6 +133,27 @@ class Outbox:
                 self._db.rollback()
                 raise OutboxError(f"outbox seq update failed: {exc}") from exc
             return seq
+
+    def reserve_will_seq(self, kind: str) -> int:
+        """A `seq` for a last-will message: above every `kind` seq of this connection, below the next one's.
+
+        The will is registered at connect time but published (by the broker) after everything this connection
+        sends, so it takes `base + WILL_SEQ_GAP`; `base` starts above the previous will, so the first state of the
+        next connection (or of a restarted agent) again outranks a will the broker may have published.
+        """
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT next FROM seqs WHERE kind = ?", (kind,)).fetchone()
+                will_row = self._db.execute("SELECT next FROM seqs WHERE kind = ?", (f"{kind}.will",)).fetchone()
+                base = max(int(row[0]) if row else 0, int(will_row[0]) + 1 if will_row else 0)
+                will = base + WILL_SEQ_GAP
+                self._db.executemany("INSERT OR REPLACE INTO seqs (kind, next) VALUES (?, ?)",
+                                     [(kind, base), (f"{kind}.will", will)])
+                self._db.commit()
+            except sqlite3.Error as exc:
+                self._db.rollback()
+                raise OutboxError(f"outbox seq update failed: {exc}") from exc
+            return will
 
     def pending(self, after_id: int, limit: int) -> list[Entry]:
         """Up to `limit` entries with id > `after_id`, oldest first."""

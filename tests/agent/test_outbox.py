@@ -95,3 +95,15 @@ def test_kill_9_keeps_every_committed_entry_in_order(tmp_path: Path) -> None:
     seqs = [e.seq for e in box.pending(0, 10_000_000)]
     assert len(seqs) >= 50 and seqs == list(range(len(seqs)))
     assert box.append("scores", "t", payload).seq == len(seqs)
+
+
+def test_a_will_seq_sits_between_two_connections_states(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", 10, 2**20, "reject_new")
+    will_1 = outbox.reserve_will_seq("state")          # registered at connect
+    states_1 = [outbox.reserve_seq("state") for _ in range(3)]
+    assert max(states_1) < will_1
+    outbox.close()
+    reopened = Outbox(tmp_path / "o.sqlite", 10, 2**20, "reject_new")
+    will_2 = reopened.reserve_will_seq("state")       # restarted agent connects again
+    first_state_2 = reopened.reserve_seq("state")
+    assert will_1 < first_state_2 < will_2
