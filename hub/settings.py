@@ -89,7 +89,7 @@ class IngestSettings(BaseModel):
     backoff_max_ms: int = Field(5000, ge=1)
     excerpt_bytes: int = Field(512, ge=16, le=65536)
     """Bytes of a quarantined payload kept for diagnosis."""
-    registry_refresh_s: float = Field(5.0, gt=0)
+    registry_refresh_s: float = Field(1.0, gt=0)
     """How often the set of registered gateways is reloaded when an unknown gateway shows up."""
     test_only_write_delay_ms: int = Field(0, ge=0)
     """TESTS ONLY: sleep this long between receiving a batch and writing it (makes crash tests deterministic)."""

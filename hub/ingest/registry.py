@@ -25,6 +25,11 @@ class GatewayRegistry:
             self.reload()
         return self._known.get(gateway)
 
+    def invalidate(self) -> None:
+        """Forget the cache: the next lookup reloads (a gateway was registered or changed in this process)."""
+        with self._lock:
+            self._loaded_at = float("-inf")
+
     def reload(self) -> None:
         """Reload now; a DatabaseError propagates (ingest treats it as transient and retries the batch)."""
         with self._lock:

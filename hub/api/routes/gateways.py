@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from hub.api.deps import OPERATOR, READER, SessionDep
+from hub.api.context import HubContext
+from hub.api.deps import OPERATOR, READER, ContextDep, SessionDep
 from hub.api.schemas import Cohort, GatewayCreate, GatewayDetail, GatewaySummary, GatewayUpdate
 from hub.crud import gateways as crud
 
@@ -10,10 +11,11 @@ router = APIRouter(prefix="/gateways", tags=["gateways"], dependencies=[READER])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[OPERATOR])
-def register_gateway(body: GatewayCreate, session: SessionDep) -> GatewayDetail:
+def register_gateway(body: GatewayCreate, session: SessionDep, context: ContextDep) -> GatewayDetail:
     """Register a gateway (its id is the CN of its client certificate) with its site and cohort."""
     record = crud.register(session, body)
     session.commit()
+    _registry_changed(context)
     return crud.detail(record)
 
 
@@ -32,8 +34,15 @@ def get_gateway(gateway_id: str, session: SessionDep) -> GatewayDetail:
 
 
 @router.patch("/{gateway_id}", dependencies=[OPERATOR])
-def update_gateway(gateway_id: str, body: GatewayUpdate, session: SessionDep) -> GatewayDetail:
+def update_gateway(gateway_id: str, body: GatewayUpdate, session: SessionDep, context: ContextDep) -> GatewayDetail:
     """Change site, cohort or certificate fingerprint."""
     record = crud.update(session, gateway_id, body)
     session.commit()
+    _registry_changed(context)
     return crud.detail(record)
+
+
+def _registry_changed(context: HubContext) -> None:
+    """Ingest in this process sees the change at once (other replicas within `ingest.registry_refresh_s`)."""
+    if context.ingest is not None:
+        context.ingest.registry.invalidate()
