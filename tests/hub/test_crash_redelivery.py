@@ -58,9 +58,12 @@ bootstrap_admin_password = "{ADMIN_PASSWORD}"
 
 
 def test_kill_between_receive_and_write_loses_nothing(
-    tmp_path: Path, mosquitto: MosquittoBroker, influxd: InfluxD, influx_database: str, pki: HarnessPki,
-    mqtt_client: Any,
+    tmp_path: Path, mosquitto_restartable: MosquittoBroker, influxd: InfluxD, influx_database: str,
+    pki: HarnessPki, mqtt_client: Any,
 ) -> None:
+    # A broker of its own: the session broker holds other tests' retained messages, which this hub would also
+    # receive (and hold unacknowledged), making the unacked count below depend on test order.
+    mosquitto = mosquitto_restartable
     gw = pki.unique_gateway_id("toulouse")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -73,7 +76,7 @@ def test_kill_between_receive_and_write_loses_nothing(
     hub = OwnedProcess([*vigie_command(), "hub", "serve", "--config", str(config)], tmp_path / "hub1.log")
     try:
         wait_until(lambda: ready(url), timeout=30, what="hub 1 ready")
-        with mqtt_client(pki.issue(gw)) as agent:
+        with mqtt_client(pki.issue(gw), broker=mosquitto) as agent:
             for seq in range(BATCHES):
                 batch = traffic.scores(gw, seq, n=READINGS, start_ms=traffic.T0 + seq * READINGS * 100)
                 agent.publish(traffic.topic(gw, "scores"), batch.to_bytes())
