@@ -95,7 +95,7 @@ class _Http(FetcherInterface):
             ca_certs=str(settings.ca_file) if settings.ca_file else None,
             cert_file=str(settings.cert_file) if settings.cert_file else None,
             key_file=str(settings.key_file) if settings.key_file else None,
-            retries=urllib3.Retry(total=2, redirect=0, raise_on_status=False),
+            retries=urllib3.Retry(total=3, redirect=0, backoff_factor=0.2, raise_on_status=False),
             timeout=urllib3.Timeout(connect=settings.timeout_s, read=settings.timeout_s),
             headers={"User-Agent": "vigie-agent"},
         )

@@ -40,7 +40,7 @@ from hub.rollout.store import DesiredStateRecord, RolloutContext, RolloutGateRec
 from hub.series.base import SeriesStore
 
 log = logging.getLogger("hub.rollout")
-Command = Literal["pause", "resume", "abort", "promote"]
+Command = Literal["start", "pause", "resume", "abort", "promote"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +117,14 @@ class RolloutController:
             session.add(_new_record(rollout, context, now))
         self.audit("rollout.create", actor, {"rollout_id": rollout_id, "model": model, "version": version,
                                              "bake_ms": bake, "green": ",".join(rollout.cohorts.green)})
-        self._apply(_Loaded(0, rollout, context), machine.Start(now, actor.name), actor)
+        self.command(rollout_id, "start", actor)  # a tick may already have touched the record: retried there
         return rollout_id
 
     def command(self, rollout_id: str, kind: Command, actor: Actor, *, force: bool = False, reason: str = "") -> None:
-        """pause / resume / abort / promote (`force`: skip failing gates; the API checks the admin role)."""
+        """start / pause / resume / abort / promote (`force`: skip failing gates; the API checks the admin role).
+
+        Retried when a tick (of this or another hub) updated the rollout in between.
+        """
         for _attempt in range(5):
             loaded = self._load(rollout_id)
             now = self.clock_ms()
@@ -299,6 +302,8 @@ def _safely(name: str, work: Callable[[], object]) -> None:
 def _command_event(
     kind: Command, now: int, actor: str, force: bool, reason: str, report: GateReport
 ) -> machine.Event:
+    if kind == "start":
+        return machine.Start(now, actor)
     if kind == "pause":
         return machine.Pause(now, actor)
     if kind == "resume":
