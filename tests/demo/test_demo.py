@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -32,6 +33,21 @@ def _children_of_state_dir(state_dir: Path) -> list[str]:
     return found
 
 
+def _kill_everything_of(demo: subprocess.Popen[bytes], state_dir: Path) -> None:
+    """Test cleanup when an assertion failed mid-run: the demo and every child it started (own sessions)."""
+    if demo.poll() is None:
+        os.killpg(demo.pid, signal.SIGKILL)
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if str(state_dir) in cmdline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(proc.name), signal.SIGKILL)
+
+
 def test_demo_runs_every_site_and_stops_what_it_started(tmp_path: Path) -> None:
     state_dir = tmp_path / "demo"
     demo = subprocess.Popen(
@@ -42,8 +58,7 @@ def test_demo_runs_every_site_and_stops_what_it_started(tmp_path: Path) -> None:
     try:
         out, err = demo.communicate(timeout=240)
     finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
+        _kill_everything_of(demo, state_dir)
     assert demo.returncode == 0, err.decode()[-3000:]
     summary = json.loads(out)
     sites = summary["sites"]
@@ -72,7 +87,7 @@ def test_ctrl_c_stops_every_process_the_demo_started(tmp_path: Path) -> None:
         assert len(_children_of_state_dir(state_dir)) >= 7  # demo, mosquitto, hub, 4 agents
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)
+        left = _children_of_state_dir(state_dir)
     finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
-    assert _children_of_state_dir(state_dir) == []
+        _kill_everything_of(demo, state_dir)
+    assert left == []
