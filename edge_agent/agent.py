@@ -84,6 +84,10 @@ class Agent:
             keys = load_public_keys(models.release_keys)
         except ContractError as exc:
             raise ConfigError(str(loaded.file), "models.release_keys", str(exc)) from None
+        if fetcher is None and models.tuf is not None:
+            from edge_agent.fetchers.tuf_fetcher import TufFetcher, tuf_settings
+
+            fetcher = TufFetcher(tuf_settings(models.tuf, models.store.parent / "tuf"))
         if fetcher is None and models.bundles_dir is not None:
             fetcher = LocalDirFetcher(models.bundles_dir)
         return ModelManager(ModelStore(models.store), fetcher, bundle_verifier(keys), self.inbox.put)

@@ -80,11 +80,37 @@ class OutboxSection(_Strict):
     synchronous: Literal["full", "normal"] = "full"
 
 
+class TufSection(_Strict):
+    """`[models.tuf]` of an agent config: where the hub serves its TUF repository and the pinned root.
+
+        [models.tuf]
+        url = "https://hub.example:8443/tuf"   # the hub's /tuf mount
+        trusted_root = "pki/root.json"          # provisioned with the gateway (any root version of the hub)
+        ca = "pki/ca.pem"                       # for a hub with a private CA
+    """
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2048)]
+    trusted_root: Path
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    max_download_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
+
+    def resolved(self, base: Path) -> TufSection:
+        """Relative paths taken from the config file's directory `base`."""
+        files = {name: base / value for name in ("trusted_root", "ca", "cert", "key")
+                 if (value := getattr(self, name)) is not None}
+        return self.model_copy(update=files)
+
+
 class ModelsSection(_Strict):
     store: Path = Path("models")
     release_keys: Annotated[list[Path], Field(min_length=1, max_length=16)]
     bundles_dir: Path | None = None
     """LocalDirFetcher root: `<dir>/<name>/<version>/` or `<dir>/<name>/<version>.tar`."""
+    tuf: TufSection | None = None
+    """Fetch bundles from the hub's TUF repository (takes precedence over `bundles_dir`)."""
 
 
 class BatchingSection(_Strict):
@@ -285,6 +311,7 @@ def _resolve_paths(agent: AgentConfig, base: Path, state: Path) -> AgentConfig:
             "store": state / agent.models.store,
             "release_keys": [base / k for k in agent.models.release_keys],
             "bundles_dir": None if bundles is None else base / bundles,
+            "tuf": None if agent.models.tuf is None else agent.models.tuf.resolved(base),
         }
     )
     outbox = agent.outbox.model_copy(update={"path": state / agent.outbox.path})
@@ -312,6 +339,9 @@ def _check_files(path: Path, agent: AgentConfig) -> None:
     for field, file in files:
         if not file.is_file():
             raise ConfigError(str(path), field, f"file not found: {file}")
+    tuf = agent.models.tuf
+    if tuf is not None and not tuf.trusted_root.is_file():
+        raise ConfigError(str(path), "models.tuf.trusted_root", f"file not found: {tuf.trusted_root}")
     bundles = agent.models.bundles_dir
     if bundles is not None and not bundles.is_dir():
         raise ConfigError(str(path), "models.bundles_dir", f"directory not found: {bundles}")

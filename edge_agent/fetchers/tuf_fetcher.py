@@ -19,16 +19,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 # python-tuf re-exports its client API without `as`, which strict mypy flags (hence the ignore below).
 import urllib3
-from pydantic import BaseModel, ConfigDict, Field
 from tuf.api import exceptions as tuf_errors
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig  # type: ignore[attr-defined]
 
 from contracts.messages import ModelRef
 from edge_agent._errors import BundleRejected
+from edge_agent.config import TufSection
 
 CHUNK_BYTES = 64 * 1024
 
@@ -52,38 +51,14 @@ class TufSettings:
     """Longest time one file may take (slow-retrieval protection)."""
 
 
-class TufSection(BaseModel):
-    """`[models.tuf]` of an agent config: where the hub serves its TUF repository and the pinned root.
-
-        [models.tuf]
-        url = "https://hub.example:8443/tuf"   # the hub's /tuf mount
-        trusted_root = "pki/root.json"          # provisioned with the gateway (any root version of the hub)
-        ca = "pki/ca.pem"                       # for a hub with a private CA
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2048)]
-    trusted_root: Path
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
-    max_download_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
-
-    def resolved(self, base: Path) -> TufSection:
-        """Relative paths taken from the config file's directory `base`."""
-        files = {name: base / value for name in ("trusted_root", "ca", "cert", "key")
-                 if (value := getattr(self, name)) is not None}
-        return self.model_copy(update=files)
-
-    def settings(self, cache_dir: Path) -> TufSettings:
-        base = self.url.rstrip("/")
-        return TufSettings(
-            metadata_url=f"{base}/metadata/", targets_url=f"{base}/targets/", trusted_root=self.trusted_root,
-            cache_dir=cache_dir, ca_file=self.ca, cert_file=self.cert, key_file=self.key,
-            timeout_s=self.timeout_s, max_download_s=self.max_download_s,
-        )
+def tuf_settings(section: TufSection, cache_dir: Path) -> TufSettings:
+    """Fetcher settings from the agent config's `[models.tuf]` section (paths already resolved)."""
+    base = section.url.rstrip("/")
+    return TufSettings(
+        metadata_url=f"{base}/metadata/", targets_url=f"{base}/targets/", trusted_root=section.trusted_root,
+        cache_dir=cache_dir, ca_file=section.ca, cert_file=section.cert, key_file=section.key,
+        timeout_s=section.timeout_s, max_download_s=section.max_download_s,
+    )
 
 
 class _Http(FetcherInterface):

@@ -163,14 +163,15 @@ def test_unreachable_hub_is_a_fetch_failure(tuf_repo: RepoSetup, tmp_path: Path)
 
 
 def test_agent_config_section(tuf_repo: RepoSetup, server: RepoServer, tmp_path: Path) -> None:
-    from edge_agent.fetchers.tuf_fetcher import TufFetcher, TufSection
+    from edge_agent.config import TufSection
+    from edge_agent.fetchers.tuf_fetcher import TufFetcher, tuf_settings
 
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "root.json").write_bytes(tuf_repo.repo.root_bytes(1))
     section = TufSection.model_validate({"url": f"{server.base}/", "trusted_root": "root.json"})
     resolved = section.resolved(tmp_path / "conf")
     assert resolved.trusted_root == tmp_path / "conf" / "root.json" and resolved.ca is None
-    fetcher = TufFetcher(resolved.settings(tmp_path / "state" / "tuf"))
+    fetcher = TufFetcher(tuf_settings(resolved, tmp_path / "state" / "tuf"))
     assert fetcher.fetch(PUMP_1, tmp_path / "staging").read_bytes() == tuf_repo.bundle
     with pytest.raises(ValueError, match="url"):
         TufSection.model_validate({"url": "ftp://x", "trusted_root": "root.json"})
