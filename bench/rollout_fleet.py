@@ -1,0 +1,358 @@
+"""Rollout of a new model version to a fleet of real agents (run by hand, not a test).
+
+Real Mosquitto (mTLS) and PKI from the test harness, a real hub in-process (SQLite database and series
+store, ingest, registry, TUF, rollout controller) and N real `edge_agent.agent.Agent`s as threads in this
+process (one simulated equipment each), fetching bundles from the hub over TUF, as `tests/rollout/_fleet.py`
+does. Green = the first gateway (smallest id) of each site, registered with cohort `green`.
+
+    .venv/bin/python bench/rollout_fleet.py --gateways 100 --sites 3 --equipment 1 --sample-period-ms 100 --bake 0s
+
+Steps and figures:
+
+1. raw fan-out (context): one QoS 1 message from the hub's identity to each gateway's `down/` topic, received
+   by a plain paho subscriber per gateway (gateway certificates): time from the first publish to the last
+   receipt. Measured before the agents start.
+2. baseline assignment (context): rollout of 1.0.0 to gateways that run nothing (no shadow stage): time from
+   `POST /api/v1/rollouts` to `completed`, i.e. until every agent reports the baseline as active.
+3. the measured target: rollout of 1.1.0 (shadow on green, active on green, then blue) with `--bake`:
+   time from `POST /api/v1/rollouts` to `completed`, and the time in each phase (audit entries' timestamps).
+   A 0 s bake still waits for the gates' evidence (ML gate: `--min-pairs` shadow/active pairs).
+4. readings lost: agents stopped (final flush), hub ingest waited on until the series store stops growing;
+   per gateway, readings the agent scored (active + shadow counters) vs `score` points stored by the hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODEL = "pump"
+TERMINAL = ("completed", "rolled_back")
+
+
+# --------------------------------------------------------------------------- raw MQTT fan-out baseline
+def raw_fanout(broker: Any, pki: Any, gateways: list[str]) -> float:
+    """Seconds from the first publish (hub identity) to the last receipt (one subscriber per gateway)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    received: set[str] = set()
+    lock = threading.Lock()
+    done = threading.Event()
+    stamps = {"last": 0.0}
+
+    def client(client_id: str, cert: Path, key: Path) -> Any:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        c.tls_set(ca_certs=str(broker.ca), certfile=str(cert), keyfile=str(key))
+        c.connect(broker.host, broker.port, 60)
+        c.loop_start()
+        return c
+
+    def on_message(_c: Any, gateway: str, _msg: Any) -> None:
+        now = time.perf_counter()
+        with lock:
+            received.add(gateway)
+            stamps["last"] = now
+            if len(received) == len(gateways):
+                done.set()
+
+    subscribed = threading.Semaphore(0)
+    subscribers = []
+    for gw in gateways:
+        cert = pki.issue(gw)
+        sub = client(f"{gw}-fanout", cert.cert, cert.key)
+        sub.user_data_set(gw)
+        sub.on_message = on_message
+        sub.on_subscribe = lambda *_a: subscribed.release()
+        sub.on_connect = lambda c, gw, *_a: c.subscribe(f"vigie/v1/{gw}/down/bench", qos=1)
+        subscribers.append(sub)
+    for _ in gateways:
+        if not subscribed.acquire(timeout=60):
+            raise RuntimeError("fan-out subscribers did not all subscribe")
+    hub = pki.hub
+    publisher = client("bench-fanout-hub", hub.cert, hub.key)
+    _wait(publisher.is_connected, 15, "the fan-out publisher to connect")
+    started = time.perf_counter()
+    infos = [publisher.publish(f"vigie/v1/{gw}/down/bench", b"x" * 200, qos=1) for gw in gateways]
+    if not done.wait(60):
+        raise RuntimeError(f"fan-out: {len(received)}/{len(gateways)} received")
+    elapsed = stamps["last"] - started
+    for info in infos:
+        info.wait_for_publish(10)
+    for c in [*subscribers, publisher]:
+        c.disconnect()
+        c.loop_stop()
+    return elapsed
+
+
+# --------------------------------------------------------------------------- fleet
+class Fleet:
+    def __init__(self) -> None:
+        self.agents: dict[str, Any] = {}
+        self.dirs: dict[str, Path] = {}
+        self.threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+
+    def start(self, workdir: Path, gateways: list[str], broker: Any, pki: Any, hub: Any, release_pub: Path,
+              equipment: int, period_ms: int) -> None:
+        from edge_agent.agent import Agent
+        from edge_agent.config import load_config
+        from edge_agent.fetchers.tuf_fetcher import TufFetcher, TufSettings
+        from tests.agent.helpers import agent_config, simulated
+
+        for seed, gw in enumerate(gateways):
+            directory = workdir / "agents" / gw
+            (directory / "unused-bundles").mkdir(parents=True, exist_ok=True)
+            sources = [simulated(f"pump-{e + 1}", seed=100 + seed * 10 + e, period_ms=period_ms, max_readings=None)
+                       for e in range(equipment)]
+            config = agent_config(directory, gw, broker, pki.issue(gw), release_pub, directory / "unused-bundles",
+                                  sources, health={"state_interval_ms": 1000})
+            fetcher = TufFetcher(TufSettings(
+                metadata_url=f"{hub.url}/tuf/metadata/", targets_url=f"{hub.url}/tuf/targets/",
+                trusted_root=hub.trusted_root, cache_dir=directory / "tuf-cache",
+            ))
+            agent = Agent(load_config(config), fetcher=fetcher)
+            thread = threading.Thread(target=self._run, args=(agent,), name=f"agent-{gw}", daemon=True)
+            thread.start()
+            self.agents[gw], self.dirs[gw] = agent, directory
+            self.threads.append(thread)
+
+    def _run(self, agent: Any) -> None:
+        try:
+            agent.run()
+        except BaseException as exc:  # reported at the end
+            self.errors.append(exc)
+
+    def stop(self) -> None:
+        for agent in self.agents.values():
+            agent.stop()
+        for thread in self.threads:
+            thread.join(60)
+
+    def undelivered(self) -> dict[str, tuple[int, int]]:
+        """gateway -> (score batches still in its outbox, entries dropped by the outbox)."""
+        out = {}
+        for gw, directory in self.dirs.items():
+            with contextlib.closing(sqlite3.connect(directory / "outbox.sqlite")) as db:
+                pending = db.execute("SELECT count(*) FROM entries WHERE kind = 'scores'").fetchone()[0]
+                row = db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+            out[gw] = (pending, row[0] if row else 0)
+        return out
+
+
+# --------------------------------------------------------------------------- hub helpers
+def _wait(predicate: Any, timeout: float, what: str, poll: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(poll)
+
+
+def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: float
+             ) -> tuple[str, float, list[tuple[float, str]]]:
+    """Start a rollout via the API; (id, seconds to terminal, [(seconds, phase/stage) as polled])."""
+    started = time.perf_counter()
+    body = {"model": MODEL, "version": version, "bake": bake, "gates": gates}
+    rollout_id: str = hub.call("POST", "/api/v1/rollouts", 201, json=body)["id"]
+    seen: list[tuple[float, str]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = hub.call("GET", "/api/v1/rollouts", params={"model": MODEL})
+        row = next(r for r in rows if r["id"] == rollout_id)
+        label = f"{row['phase']}/{row['stage']}" if row["stage"] else row["phase"]
+        now = time.perf_counter() - started
+        if not seen or seen[-1][1] != label:
+            seen.append((now, label))
+        if row["phase"] in TERMINAL:
+            if row["phase"] != "completed":
+                detail = hub.call("GET", f"/api/v1/rollouts/{rollout_id}")
+                raise RuntimeError(f"rollout {version} {row['phase']}: {detail['reason']!r}; "
+                                   f"{[(h['phase'], h['stage'], h['outcome']) for h in detail['history']]}")
+            return rollout_id, now, seen
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rollout {version} still {label} after {timeout}s")
+        time.sleep(0.05)
+
+
+def _phases(hub: Any, rollout_id: str) -> list[tuple[str, int]]:
+    """(audit type with stage, ts_ms) of the rollout's entries, in order."""
+    entries: list[dict[str, Any]] = []
+    start: int | None = 0
+    while start is not None:
+        page = hub.call("GET", "/api/v1/audit/entries", params={"start": start, "limit": 1000})
+        entries += page["entries"]
+        start = page["next"]
+    out = []
+    for e in entries:
+        entry = e["entry"] or {}
+        data = entry.get("data", {})
+        if entry.get("type", "").startswith("rollout.") and data.get("rollout_id") == rollout_id:
+            stage = data.get("stage")
+            out.append((entry["type"] + (f"/{stage}" if stage else ""), e["ts_ms"]))
+    return out
+
+
+def _stored(series_db: Path) -> dict[str, dict[str, int]]:
+    """gateway -> slot -> `score` points in the hub's series store."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    with contextlib.closing(sqlite3.connect(series_db)) as db:
+        rows = db.execute("SELECT gateway, json_extract(extra, '$.slot'), count(*) FROM points "
+                          "WHERE measurement = 'score' GROUP BY 1, 2").fetchall()
+    for gw, slot, n in rows:
+        out[gw][slot or "?"] = n
+    return out
+
+
+def _settle(series_db: Path, expected: int, quiet_s: float = 3.0, timeout: float = 120) -> dict[str, dict[str, int]]:
+    """The stored counts once they reach `expected` or stop growing for `quiet_s`."""
+    last, since = -1, time.monotonic()
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = _stored(series_db)
+        total = sum(sum(v.values()) for v in stored.values())
+        if total >= expected or time.monotonic() > deadline:
+            return stored
+        if total != last:
+            last, since = total, time.monotonic()
+        elif time.monotonic() - since > quiet_s:
+            return stored
+        time.sleep(0.5)
+
+
+# --------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gateways", type=int, default=100)
+    parser.add_argument("--sites", type=int, default=3)
+    parser.add_argument("--equipment", type=int, default=1, help="Simulated equipment per agent.")
+    parser.add_argument("--sample-period-ms", type=int, default=100)
+    parser.add_argument("--bake", default="0s", help="Bake of each step of the measured rollout.")
+    parser.add_argument("--min-pairs", type=int, default=60, help="ML gate evidence (paired readings).")
+    parser.add_argument("--timeout", type=float, default=600, help="Per rollout.")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="vigie-bench-rollout-") as tmp:
+        run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:  # noqa: PLR0915 - a linear script
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from contracts.signing import save_public_key
+    from model_export.train import TrainOptions, train_bundle
+    from tests.harness import HarnessPki, MosquittoBroker
+    from tests.rollout._fleet import FAST_GATES, Trained, bundle_tar, hub_settings, running_hub
+
+    gates = {**FAST_GATES, "deadline": f"{int(args.timeout)}s", "rollback_deadline": f"{int(args.timeout)}s",
+             "ml": {**FAST_GATES["ml"], "min_pairs": args.min_pairs}}
+    t = time.perf_counter()
+    trained_result = train_bundle(None, simulate_rows=2000, options=TrainOptions(version="1.0.0", seed=5))
+    trained = Trained(trained_result.manifest, trained_result.model_bytes)
+    key = Ed25519PrivateKey.generate()
+    release_pub = workdir / "release.pub"
+    save_public_key(key.public_key(), release_pub)
+    tars = {v: bundle_tar(workdir / "bundles", trained, v, key) for v in ("1.0.0", "1.1.0")}
+    print(f"trained and signed 1.0.0 and 1.1.0 ({trained.manifest.algorithm}) in {time.perf_counter() - t:.1f} s",
+          flush=True)
+
+    pki = HarnessPki(workdir / "pki")
+    broker = MosquittoBroker(workdir / "mosquitto", pki).start()
+    fleet = Fleet()
+    try:
+        sites = [f"site{i}" for i in range(args.sites)]
+        by_site = {s: sorted(pki.unique_gateway_id(s) for _ in range(args.gateways // args.sites
+                                                                      + (i < args.gateways % args.sites)))
+                   for i, s in enumerate(sites)}
+        gateways = sorted(g for gws in by_site.values() for g in gws)
+        settings = hub_settings(workdir, broker, release_pub,
+                                rollout={"tick_s": 0.2, "default_bake": "0s", "enabled": True})
+        with running_hub(settings) as hub:
+            for version in ("1.0.0", "1.1.0"):
+                hub.call("POST", "/api/v1/models", 201, content=tars[version].read_bytes(),
+                         headers={"Content-Type": "application/x-tar"})
+            for site, gws in by_site.items():
+                for index, gw in enumerate(gws):
+                    hub.call("POST", "/api/v1/gateways", 201,
+                             json={"id": gw, "site": site, "cohort": "green" if index == 0 else "blue"})
+
+            fanout_s = raw_fanout(broker, pki, gateways)
+            print(f"raw MQTT fan-out to {len(gateways)} subscribers: {fanout_s * 1000:.0f} ms", flush=True)
+
+            t = time.perf_counter()
+            fleet.start(workdir, gateways, broker, pki, hub, release_pub, args.equipment, args.sample_period_ms)
+
+            def reported() -> bool:
+                rows = hub.call("GET", "/api/v1/gateways")
+                return sum(r["state_seq"] is not None for r in rows if r["id"] in fleet.agents) == len(gateways)
+
+            _wait(reported, 300, "every agent to report its state", poll=0.5)
+            print(f"{len(gateways)} agents started and reporting in {time.perf_counter() - t:.1f} s", flush=True)
+
+            _, baseline_s, baseline_seen = _rollout(hub, "1.0.0", "0s", gates, args.timeout)
+            print(f"baseline 1.0.0 assigned to all (rollout, no shadow stage): {baseline_s:.2f} s", flush=True)
+
+            rollout_id, rollout_s, seen = _rollout(hub, "1.1.0", args.bake, gates, args.timeout)
+            detail = hub.call("GET", f"/api/v1/rollouts/{rollout_id}")
+            versions = {(g["active"] and g["active"]["version"], g["shadow"] and g["shadow"]["version"])
+                        for g in detail["gateways"]}
+            print(f"rollout 1.1.0 (bake {args.bake}): {rollout_s:.2f} s to completed; "
+                  f"green {len(detail['green'])}, blue {len(detail['blue'])}; fleet now runs {versions}")
+            phases = _phases(hub, rollout_id)
+            for (name, ts), (_, nxt) in zip(phases, phases[1:], strict=False):
+                print(f"  {name:<36} {(nxt - ts) / 1000:7.2f} s")
+            print(f"  {phases[-1][0]}")
+            print("  (polled: " + ", ".join(f"{label} @{s:.2f}s" for s, label in seen) + ")")
+            print(f"  baseline polled: {', '.join(f'{label} @{s:.2f}s' for s, label in baseline_seen)}")
+            for h in detail["history"]:
+                ml = [r for r in h["results"] if r["name"] == "ml_quality"]
+                print(f"  gate {h['phase']}/{h['stage']}: {h['outcome']}" + (f" ({ml[0]['detail']})" if ml else ""))
+
+            t = time.perf_counter()
+            fleet.stop()
+            print(f"agents stopped in {time.perf_counter() - t:.1f} s", flush=True)
+            counts = {gw: (a.counts.scored, a.counts.shadow_scored) for gw, a in fleet.agents.items()}
+            expected = sum(a + s for a, s in counts.values())
+            stored = _settle(settings.series.sqlite_path, expected)
+            undelivered = fleet.undelivered()
+
+        lost = 0
+        for gw, (active, shadow) in sorted(counts.items()):
+            got = stored.get(gw, {})
+            missing = active + shadow - got.get("active", 0) - got.get("shadow", 0)
+            if missing:
+                print(f"  {gw}: scored {active}+{shadow}, stored {got}, outbox {undelivered[gw]}")
+            lost += max(missing, 0)
+        total_stored = sum(sum(v.values()) for v in stored.values())
+        pending = sum(p for p, _ in undelivered.values())
+        dropped = sum(d for _, d in undelivered.values())
+        print(f"readings scored {expected} (active {sum(a for a, _ in counts.values())}, shadow "
+              f"{sum(s for _, s in counts.values())}), stored {total_stored}; lost={lost} "
+              f"(score batches left in outboxes {pending}, dropped by outboxes {dropped})")
+        print(f"ratio rollout / raw fan-out: {rollout_s / fanout_s:.0f}x; "
+              f"rollout / baseline assignment: {rollout_s / baseline_s:.2f}x")
+        print(json.dumps({"gateways": len(gateways), "rollout_s": round(rollout_s, 2),
+                          "baseline_assign_s": round(baseline_s, 2), "raw_fanout_ms": round(fanout_s * 1000, 1),
+                          "lost": lost, "errors": [repr(e) for e in fleet.errors]}))
+    finally:
+        fleet.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()
