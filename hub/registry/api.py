@@ -39,7 +39,15 @@ def registry_of(request: Request) -> Registry:
     return registry
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": {
+    "required": True, "description": "the signed bundle as a .tar (model.onnx, manifest.json, manifest.sig)",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}, responses={
+    200: {"description": "these exact bytes were published already"},
+    409: {"description": "this version was published with other bytes"},
+    413: {"description": "bundle larger than registry.max_bundle_mb"},
+    422: {"description": "invalid bundle (layout, release signature, digest or version)"},
+    503: {"description": "the registry has no pinned release key (registry.release_keys)"},
+})
 async def publish(request: Request, response: Response, principal: OperatorDep) -> ModelVersion:
     """Publish the bundle .tar in the body. 201: published; 200: these exact bytes were published already."""
     registry = registry_of(request)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts._base import Identifier, SemVer
 from hub._errors import ConfigError
@@ -22,6 +22,8 @@ OperatorDep = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 
 
 class StartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     model: Identifier
     version: SemVer
     bake: DurationMs | None = None
@@ -50,7 +52,11 @@ def _actor(principal: Principal) -> Actor:
     return Actor(principal.subject, principal.role.value)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={
+    404: {"description": "no such published model version"},
+    409: {"description": "a rollout is already running, or the version is deprecated"},
+    422: {"description": "invalid gate configuration"},
+})
 def start(body: StartRequest, request: Request, principal: OperatorDep, session: SessionDep) -> RolloutDetail:
     controller = controller_of(request)
     try:

@@ -5,8 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from hub.api.deps import READER, SessionDep
+from hub.api.routes.series import MAX_TS_MS
 from hub.api.schemas import EventPage, QuarantinePage
 from hub.crud import events as crud
+
+BeforeId = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="id from next_before_id")]
 
 router = APIRouter(tags=["events"], dependencies=[READER])
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -20,10 +23,10 @@ def list_events(
     equipment: str | None = None,
     kind: str | None = None,
     severity: Annotated[str | None, Query(pattern="^(alert|warning|info)$")] = None,
-    start: Annotated[int | None, Query(ge=0)] = None,
-    end: Annotated[int | None, Query(ge=0)] = None,
+    start: Annotated[int | None, Query(ge=0, le=MAX_TS_MS)] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_TS_MS)] = None,
     limit: Limit = 100,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
 ) -> EventPage:
     """Events reported by agents (anomaly start/end, model swaps and failures...), newest first.
 
@@ -40,7 +43,7 @@ def list_quarantine(
     gateway: str | None = None,
     reason_code: str | None = None,
     limit: Limit = 100,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
 ) -> QuarantinePage:
     """Messages that were not ingested (malformed, over limits, unregistered or mismatched gateway), newest first."""
     items = crud.quarantine(session, gateway, reason_code, limit, before_id)

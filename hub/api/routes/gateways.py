@@ -10,7 +10,8 @@ from hub.crud import gateways as crud
 router = APIRouter(prefix="/gateways", tags=["gateways"], dependencies=[READER])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[OPERATOR])
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[OPERATOR],
+             responses={409: {"description": "this gateway id is already registered"}})
 def register_gateway(body: GatewayCreate, session: SessionDep, context: ContextDep) -> GatewayDetail:
     """Register a gateway (its id is the CN of its client certificate) with its site and cohort."""
     record = crud.register(session, body)
