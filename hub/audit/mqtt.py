@@ -11,8 +11,10 @@ import logging
 import threading
 from typing import Any
 
+from hub._errors import BrokerError
 from hub.audit._errors import WitnessError
 from hub.audit.witness import MqttWitness
+from hub.mqtt_tls import configure_tls
 
 log = logging.getLogger("hub.audit")
 
@@ -66,14 +68,10 @@ class PahoWitnessConnection:
         s = self.settings
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{s.client_id}-audit"[:64],
                              protocol=mqtt.MQTTv5)
-        if s.tls:
-            try:
-                client.tls_set(ca_certs=str(s.ca_file) if s.ca_file else None,
-                               certfile=str(s.cert_file) if s.cert_file else None,
-                               keyfile=str(s.key_file) if s.key_file else None)
-            except (OSError, ValueError) as exc:
-                raise WitnessError(f"cannot load the hub TLS files: {exc}") from None
-            client.tls_insecure_set(s.tls_insecure)
+        try:
+            configure_tls(client, s)
+        except BrokerError as exc:
+            raise WitnessError(str(exc)) from None
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

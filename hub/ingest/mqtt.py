@@ -17,6 +17,7 @@ from contracts import topics
 from hub._errors import BrokerError
 from hub.ingest.pipeline import Inbound
 from hub.metrics import HubMetrics
+from hub.mqtt_tls import configure_tls
 from hub.settings import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -83,26 +84,13 @@ class MqttSource:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
-        if s.tls:
-            self._configure_tls(client)
+        configure_tls(client, s)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
-
-    def _configure_tls(self, client: Any) -> None:
-        s = self.settings
-        try:
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-            )
-        except (OSError, ValueError) as exc:
-            raise BrokerError(f"cannot load the hub TLS files: {exc}") from None
-        client.tls_insecure_set(s.tls_insecure)
 
     def _on_connect(self, client: Any, _userdata: Any, flags: Any, reason_code: Any, _props: Any) -> None:
         if reason_code.is_failure:

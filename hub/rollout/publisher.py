@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from contracts import topics
 from contracts.messages import DesiredState
 from hub._errors import BrokerError
+from hub.mqtt_tls import configure_tls
 from hub.settings import MqttSettings
 
 log = logging.getLogger("hub.rollout")
@@ -66,16 +67,7 @@ class MqttDesiredPublisher:
 
         s = self.settings
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{s.client_id}-desired"[:64], protocol=mqtt.MQTTv5)
-        if s.tls:
-            try:
-                client.tls_set(
-                    ca_certs=str(s.ca_file) if s.ca_file else None,
-                    certfile=str(s.cert_file) if s.cert_file else None,
-                    keyfile=str(s.key_file) if s.key_file else None,
-                )
-            except (OSError, ValueError) as exc:
-                raise BrokerError(f"cannot load the hub TLS files: {exc}") from None
-            client.tls_insecure_set(s.tls_insecure)
+        configure_tls(client, s)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
