@@ -53,10 +53,15 @@ def raw_fanout(broker: Any, pki: Any, gateways: list[str]) -> float:
     lock = threading.Lock()
     done = threading.Event()
     stamps = {"last": 0.0}
+    subscribed = threading.Semaphore(0)
 
-    def client(client_id: str, cert: Path, key: Path) -> Any:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    def client(client_id: str, cert: Path, key: Path, gateway: str | None = None) -> Any:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, userdata=gateway)
         c.tls_set(ca_certs=str(broker.ca), certfile=str(cert), keyfile=str(key))
+        if gateway is not None:  # callbacks before connecting: on_connect may run as soon as the loop starts
+            c.on_message = on_message
+            c.on_subscribe = lambda *_a: subscribed.release()
+            c.on_connect = lambda c, gw, *_a: c.subscribe(f"vigie/v1/{gw}/down/bench", qos=1)
         c.connect(broker.host, broker.port, 60)
         c.loop_start()
         return c
@@ -69,16 +74,10 @@ def raw_fanout(broker: Any, pki: Any, gateways: list[str]) -> float:
             if len(received) == len(gateways):
                 done.set()
 
-    subscribed = threading.Semaphore(0)
     subscribers = []
     for gw in gateways:
         cert = pki.issue(gw)
-        sub = client(f"{gw}-fanout", cert.cert, cert.key)
-        sub.user_data_set(gw)
-        sub.on_message = on_message
-        sub.on_subscribe = lambda *_a: subscribed.release()
-        sub.on_connect = lambda c, gw, *_a: c.subscribe(f"vigie/v1/{gw}/down/bench", qos=1)
-        subscribers.append(sub)
+        subscribers.append(client(f"{gw}-fanout", cert.cert, cert.key, gw))
     for _ in gateways:
         if not subscribed.acquire(timeout=60):
             raise RuntimeError("fan-out subscribers did not all subscribe")
@@ -119,7 +118,7 @@ class Fleet:
             sources = [simulated(f"pump-{e + 1}", seed=100 + seed * 10 + e, period_ms=period_ms, max_readings=None)
                        for e in range(equipment)]
             config = agent_config(directory, gw, broker, pki.issue(gw), release_pub, directory / "unused-bundles",
-                                  sources, health={"state_interval_ms": 1000})
+                                  sources, health={"state_interval_ms": 500})
             fetcher = TufFetcher(TufSettings(
                 metadata_url=f"{hub.url}/tuf/metadata/", targets_url=f"{hub.url}/tuf/targets/",
                 trusted_root=hub.trusted_root, cache_dir=directory / "tuf-cache",
@@ -209,7 +208,9 @@ def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: 
                                    f"{[(h['phase'], h['stage'], h['outcome']) for h in detail['history']]}")
             return rollout_id, now, seen
         if time.monotonic() > deadline:
-            raise TimeoutError(f"rollout {version} still {label} after {timeout}s")
+            detail = hub.call("GET", f"/api/v1/rollouts/{rollout_id}")
+            raise TimeoutError(f"rollout {version} still {label} after {timeout}s: "
+                               f"{detail['reason']!r}; {detail['last_report']}; {detail['gateways']}")
         time.sleep(0.05)
 
 
@@ -266,6 +267,7 @@ def main() -> None:
     parser.add_argument("--equipment", type=int, default=1, help="Simulated equipment per agent.")
     parser.add_argument("--sample-period-ms", type=int, default=100)
     parser.add_argument("--bake", default="0s", help="Bake of each step of the measured rollout.")
+    parser.add_argument("--baseline-bake", default="3s", help="Bake of the baseline (1.0.0) rollout.")
     parser.add_argument("--min-pairs", type=int, default=60, help="ML gate evidence (paired readings).")
     parser.add_argument("--timeout", type=float, default=600, help="Per rollout.")
     parser.add_argument("--no-shim", action="store_true",
@@ -331,8 +333,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             _wait(reported, 300, "every agent to report its state", poll=0.5)
             print(f"{len(gateways)} agents started and reporting in {time.perf_counter() - t:.1f} s", flush=True)
 
-            _, baseline_s, baseline_seen = _rollout(hub, "1.0.0", "0s", gates, args.timeout)
-            print(f"baseline 1.0.0 assigned to all (rollout, no shadow stage): {baseline_s:.2f} s", flush=True)
+            _, baseline_s, baseline_seen = _rollout(hub, "1.0.0", args.baseline_bake, gates, args.timeout)
+            print(f"baseline 1.0.0 assigned to all (rollout, no shadow stage, bake {args.baseline_bake}): "
+                  f"{baseline_s:.2f} s", flush=True)
 
             rollout_id, rollout_s, seen = _rollout(hub, "1.1.0", args.bake, gates, args.timeout)
             detail = hub.call("GET", f"/api/v1/rollouts/{rollout_id}")
