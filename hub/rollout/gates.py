@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema
 
 from contracts.messages import Reading, ReportedState
 from hub._errors import ConfigError
@@ -55,7 +55,8 @@ def parse_duration_ms(value: object) -> int:
     raise ValueError("a duration is a number of seconds or a string such as '10m'")
 
 
-DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), Field(ge=0), WithJsonSchema({
+DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), Field(ge=0),
+                       PlainSerializer(lambda ms: f"{ms}ms", return_type=str, when_used="json"), WithJsonSchema({
     "anyOf": [{"type": "number", "minimum": 0, "maximum": 10**9, "description": "seconds"},
               {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$", "description": "e.g. 90s, 10m"}]})]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]

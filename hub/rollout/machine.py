@@ -308,11 +308,17 @@ def _tick_baking(rollout: Rollout, event: Tick) -> Step:
     gates = event.gates
     if gates.hard_failures:
         return _fail(rollout, event.now_ms, gates.hard_failures, "controller", hold_allowed=False)
-    if event.now_ms - rollout.since_ms < rollout.timing.bake_ms:
+    baked_ms = event.now_ms - rollout.since_ms
+    if baked_ms < rollout.timing.bake_ms:
         return Step(rollout)
     if gates.all_passed:
         return _advance(rollout, event.now_ms, "controller", "passed", gates.results)
-    return _fail(rollout, event.now_ms, gates.not_passed, "controller", hold_allowed=True)
+    failed = any(r.status == "fail" for r in gates.results)
+    if failed or baked_ms >= rollout.timing.bake_ms + rollout.timing.deadline_ms:
+        return _fail(rollout, event.now_ms, gates.not_passed, "controller", hold_allowed=True)
+    # The bake time is a minimum: gates still short of evidence (pending) are judged when they have it, or fail
+    # at the deadline. So a 0 s bake advances as soon as every gate can pass, never on no evidence.
+    return Step(rollout)
 
 
 def _advance(

@@ -171,3 +171,13 @@ def test_all_passed_needs_every_gate() -> None:
     report = evaluate(GateConfig(), [_obs(state=state, baseline=base)], ShadowStats())
     assert not report.all_passed and [r.name for r in report.not_passed] == ["ml_quality"]
     assert report.get("latency") is None  # both models score while one shadows: latency is judged later
+
+
+def test_a_gate_config_survives_a_json_round_trip_unchanged() -> None:
+    """Stored rollouts keep their gate config as JSON: durations must not be re-read as seconds."""
+    from hub.rollout.gates import GateConfig
+
+    config = GateConfig.model_validate({"deadline": "60s", "rollback_deadline": 90})
+    for _ in range(3):
+        config = GateConfig.model_validate(config.model_dump(mode="json"))
+    assert (config.deadline, config.rollback_deadline) == (60_000, 90_000)

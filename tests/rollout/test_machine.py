@@ -302,3 +302,32 @@ def test_invariants(scenario: tuple[Rollout, list[Event]]) -> None:
                 assert tracker.last[gw] == rollback_assignment(rollout.previous[gw]), f"{gw} not restored"
         if rollout.phase is Phase.COMPLETED:
             assert all(tracker.last[gw] == Assignment(active=NEW) for gw in rollout.cohorts.all())
+
+
+ML_PENDING = GateReport((*PASS.results, GateResult("ml_quality", "pending", "10/60 paired readings")))
+ML_PASS = GateReport((*PASS.results, GateResult("ml_quality", "pass")))
+
+
+def test_after_the_bake_a_gate_short_of_evidence_is_waited_for_not_failed() -> None:
+    r, _ = _run(_rollout(), Start(0, "alice"), Tick(10, PASS))
+    assert r.phase is Phase.GREEN_BAKING and r.since_ms == 10
+    r, acts = _run(r, Tick(1_010 + 2_000, ML_PENDING))  # bake over, ML gate still gathering pairs
+    assert r.phase is Phase.GREEN_BAKING and not acts
+    s = step(r, Tick(1_010 + 3_000, ML_PASS))
+    assert s.rollout.phase is Phase.GREEN_ROLLING and s.rollout.stage == "active"
+
+
+def test_a_gate_still_short_of_evidence_at_the_deadline_fails() -> None:
+    r, _ = _run(_rollout(), Start(0, "alice"), Tick(10, PASS))
+    s = step(r, Tick(10 + TIMING.bake_ms + TIMING.deadline_ms, ML_PENDING))
+    assert s.rollout.phase is Phase.ROLLING_BACK
+    assert any(isinstance(a, RecordGate) and a.outcome == "failed" for a in s.actions)
+
+
+def test_a_zero_bake_advances_as_soon_as_every_gate_passes() -> None:
+    zero = Timing(bake_ms=0, deadline_ms=5_000, rollback_deadline_ms=5_000)
+    r = new_rollout("r0", NEW, FLEET, {g.gateway: OLD for g in FLEET}, zero)
+    r, _ = _run(r, Start(0, "alice"), Tick(10, PASS))
+    r, acts = _run(r, Tick(11, ML_PENDING))
+    assert r.phase is Phase.GREEN_BAKING and not acts
+    assert step(r, Tick(12, ML_PASS)).rollout.phase is Phase.GREEN_ROLLING
