@@ -153,28 +153,6 @@ class Fleet:
 
 
 # --------------------------------------------------------------------------- hub helpers
-def shim_gate_durations() -> None:
-    """Work around a hub bug (see bench/README.md, "Rollout"): `GateConfig.deadline`/`rollback_deadline` are
-    stored in the rollout context as integer milliseconds and re-read by `parse_duration_ms` as *seconds*,
-    so they grow x1000 at every save; after ~100 saves (~20 s at tick 0.2 s) the float overflows and every
-    tick of that rollout (and `GET /api/v1/rollouts/<id>`) fails with OverflowError. The shim hands the
-    stored integers back as "<n>ms" strings. It changes nothing else (`Timing` holds the deadlines used)."""
-    from hub.rollout import controller, views
-    from hub.rollout.store import RolloutContext
-
-    class _Context(RolloutContext):
-        @classmethod
-        def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> RolloutContext:  # type: ignore[override]
-            if isinstance(obj, dict) and isinstance(obj.get("gates"), dict):
-                gates = {k: f"{v}ms" if k in ("deadline", "rollback_deadline") and isinstance(v, int) else v
-                         for k, v in obj["gates"].items()}
-                obj = {**obj, "gates": gates}
-            return RolloutContext.model_validate(obj, *args, **kwargs)
-
-    controller.RolloutContext = _Context  # type: ignore[misc]
-    views.RolloutContext = _Context  # type: ignore[misc]
-
-
 def _wait(predicate: Any, timeout: float, what: str, poll: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -270,12 +248,8 @@ def main() -> None:
     parser.add_argument("--baseline-bake", default="3s", help="Bake of the baseline (1.0.0) rollout.")
     parser.add_argument("--min-pairs", type=int, default=60, help="ML gate evidence (paired readings).")
     parser.add_argument("--timeout", type=float, default=600, help="Per rollout.")
-    parser.add_argument("--no-shim", action="store_true",
-                        help="Run without the gate-duration workaround (reproduces the hub bug on long rollouts).")
     args = parser.parse_args()
 
-    if not args.no_shim:
-        shim_gate_durations()
     with tempfile.TemporaryDirectory(prefix="vigie-bench-rollout-") as tmp:
         run(args, Path(tmp))
 

@@ -202,3 +202,38 @@ def test_operator_commands_hold_force_and_abort(hub: HubHandle, fleet: Fleet, tm
     assert ("green_baking", "shadow", "forced") in _outcomes(done)
     assert set(_versions(done).values()) == {("1.0.0", None)}, "rollback restores the previous version"
     assert set(done["changed"]) == set(done["green"])
+
+
+class _CorruptingFetcher:
+    """This gateway's downloads of one version arrive damaged (disk or link corruption): verification refuses."""
+
+    def __init__(self, inner: Any, version: str) -> None:
+        self.inner, self.version = inner, version
+
+    def fetch(self, ref: Any, staging: Path) -> Path:
+        path: Path = self.inner.fetch(ref, staging)
+        if ref.version == self.version:
+            target = path / "model.onnx" if path.is_dir() else path
+            data = bytearray(target.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            target.write_bytes(bytes(data))
+        return path
+
+
+def test_a_version_that_fails_to_load_on_one_green_gateway_is_rolled_back(
+    hub: HubHandle, fleet: Fleet, gates_file: Path
+) -> None:
+    boot = _start_and_finish(hub, "1.0.0", gates_file)  # every gateway on 1.0.0
+    before = {g["gateway"]: g["desired_seq"] for g in _detail(hub, boot)["gateways"]}
+    victim = min(g for g, site in fleet.gateways.items() if site == "paris")  # the planner's green for paris
+    manager = fleet.agents[victim].manager
+    manager.fetcher = _CorruptingFetcher(manager.fetcher, "1.1.0")  # a good version, damaged on one gateway
+    rollout_id = _start(hub, "1.1.0", gates_file)
+    done = _finish(hub, rollout_id)
+    assert done["phase"] == "rolled_back", _explain(done)
+    assert victim in done["green"]
+    assert "no_failures" in done["reason"] and "ml_quality" not in done["reason"], done["reason"]
+    versions = _versions(done)
+    assert all(v == ("1.0.0", None) for v in versions.values()), versions  # every gateway on the previous one
+    after = {g["gateway"]: g["desired_seq"] for g in done["gateways"]}
+    assert all(after[g] == before[g] for g in done["blue"]), "blue gateways must not have been sent anything"
