@@ -144,8 +144,9 @@ class Fleet:
     def undelivered(self) -> dict[str, tuple[int, int]]:
         """gateway -> (score batches still in its outbox, entries dropped by the outbox)."""
         out = {}
-        for gw, directory in self.dirs.items():
-            with contextlib.closing(sqlite3.connect(directory / "outbox.sqlite")) as db:
+        for gw, agent in self.agents.items():
+            path = agent.cfg.outbox.path  # in the agent's state directory; read-only: never create one
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
                 pending = db.execute("SELECT count(*) FROM entries WHERE kind = 'scores'").fetchone()[0]
                 row = db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
             out[gw] = (pending, row[0] if row else 0)
