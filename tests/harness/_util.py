@@ -93,3 +93,73 @@ class OwnedProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.popen.kill()
             self.popen.wait(DEFAULT_TIMEOUT)
+
+
+class ServiceProcess:
+    """A service the harness runs (Mosquitto, influxd): start with readiness wait, stop, kill, restart.
+
+    Subclasses set `name`, `log_path` and `start_timeout`, and implement `_argv` (command line), `_is_ready`
+    (one readiness probe) and `_rebind` (pick new free ports and rewrite the config). On the first start only, a
+    port taken meanwhile by someone else makes it rebind and retry; a restart keeps its ports, so clients
+    reconnect to the same address.
+    """
+
+    name = "service"
+    start_timeout = 15.0
+    log_path: Path
+
+    def __init__(self) -> None:
+        self._proc: OwnedProcess | None = None
+
+    def _argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def _is_ready(self) -> bool:
+        raise NotImplementedError
+
+    def _rebind(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.alive()
+
+    def _start(self, timeout: float | None) -> None:
+        if self.running:
+            return
+        first = self._proc is None
+        for _attempt in range(3 if first else 1):
+            self._proc = OwnedProcess(self._argv(), self.log_path)
+            try:
+                self._wait_ready(timeout or self.start_timeout)
+                return
+            except RuntimeError:
+                if not (first and "address already in use" in tail(self.log_path, 10).lower()):
+                    raise
+                self._rebind()
+        raise RuntimeError(f"{self.name} could not bind its ports:\n{tail(self.log_path)}")
+
+    def _wait_ready(self, timeout: float) -> None:
+        proc = self._proc
+        assert proc is not None
+
+        def ready() -> bool:
+            if not proc.alive():
+                raise RuntimeError(f"{self.name} exited with code {proc.popen.returncode}")
+            return self._is_ready()
+
+        try:
+            wait_until(ready, timeout=timeout, interval=0.05, what=f"{self.name} to be ready")
+        except (RuntimeError, TimeoutError) as exc:
+            proc.kill()
+            raise RuntimeError(f"{exc}; {self.name} log {self.log_path}:\n{tail(self.log_path)}") from exc
+
+    def stop(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """SIGTERM this service (only its own pid) and wait for it to exit."""
+        if self._proc is not None:
+            self._proc.stop(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, as far as the service is concerned."""
+        if self._proc is not None:
+            self._proc.kill()

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.harness._util import DEFAULT_TIMEOUT, OwnedProcess, free_port, tail, wait_until
+from tests.harness._util import DEFAULT_TIMEOUT, ServiceProcess, free_port, tail
 
 _CONFIG = """\
 reporting-disabled = true
@@ -69,12 +69,16 @@ class InfluxError(RuntimeError):
     """An HTTP error from influxd (status and body in the message)."""
 
 
-class InfluxD:
+class InfluxD(ServiceProcess):
     """One influxd process. Attributes: `host`, `http_port`, `url` (http://127.0.0.1:PORT), `workdir`,
     `config_path`, `log_path`. Ports are kept across `stop()`/`start()`; data persists in `workdir`.
     """
 
+    name = "influxd"
+    start_timeout = 30.0
+
     def __init__(self, workdir: Path) -> None:
+        super().__init__()
         self.workdir = Path(workdir)
         self.host = "127.0.0.1"
         self.http_port = free_port(self.host)
@@ -83,7 +87,6 @@ class InfluxD:
         self.config_path = self.workdir / "influxdb.conf"
         self.log_path = self.workdir / "influxd.log"
         self._binary = influxd_binary()
-        self._proc: OwnedProcess | None = None
         self._write_config()
 
     def _write_config(self) -> None:
@@ -91,53 +94,24 @@ class InfluxD:
         self.config_path.write_text(_CONFIG.format(root=self.workdir, rpc_port=self.rpc_port,
                                                    http_port=self.http_port))
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.alive()
+    def _argv(self) -> list[str]:
+        return [self._binary, "run", "-config", str(self.config_path)]
 
-    def start(self, timeout: float = 30.0) -> InfluxD:
+    def _is_ready(self) -> bool:
+        """/ping answers 204."""
+        return self.ping()
+
+    def _rebind(self) -> None:
+        self.http_port, self.rpc_port = free_port(self.host), free_port(self.host)
+        self.url = f"http://{self.host}:{self.http_port}"
+        self._write_config()
+
+    def start(self, timeout: float | None = None) -> InfluxD:
         """Start influxd (no-op if running) and wait until /ping answers 204."""
-        if self.running:
-            return self
-        first = self._proc is None
-        for _attempt in range(3 if first else 1):
-            self._proc = OwnedProcess([self._binary, "run", "-config", str(self.config_path)], self.log_path)
-            try:
-                self._wait_ready(timeout)
-                return self
-            except RuntimeError:
-                if not (first and "address already in use" in tail(self.log_path, 10)):
-                    raise
-                self.http_port, self.rpc_port = free_port(self.host), free_port(self.host)
-                self.url = f"http://{self.host}:{self.http_port}"
-                self._write_config()
-        raise RuntimeError(f"influxd could not bind its ports:\n{tail(self.log_path)}")
+        self._start(timeout)
+        return self
 
-    def _wait_ready(self, timeout: float) -> None:
-        proc = self._proc
-        assert proc is not None
-
-        def ready() -> bool:
-            if not proc.alive():
-                raise RuntimeError(f"influxd exited with code {proc.popen.returncode}")
-            return self.ping()
-
-        try:
-            wait_until(ready, timeout=timeout, interval=0.05, what=f"influxd /ping on {self.url}")
-        except (RuntimeError, TimeoutError) as exc:
-            proc.kill()
-            raise RuntimeError(f"{exc}; influxd log {self.log_path}:\n{tail(self.log_path)}") from exc
-
-    def stop(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """SIGTERM this influxd (only its own pid) and wait for it to exit."""
-        if self._proc is not None:
-            self._proc.stop(timeout)
-
-    def kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-
-    def restart(self, timeout: float = 30.0) -> InfluxD:
+    def restart(self, timeout: float | None = None) -> InfluxD:
         self.stop()
         return self.start(timeout)
 

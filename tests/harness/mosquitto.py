@@ -15,7 +15,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from tests.harness._util import DEFAULT_TIMEOUT, OwnedProcess, free_port, tail, wait_until
+from tests.harness._util import ServiceProcess, free_port, tail, wait_until
 from tests.harness.mqtt import try_connect
 from tests.harness.pki import ClientCert, HarnessPki
 from vigie import broker as broker_lib
@@ -29,7 +29,7 @@ def mosquitto_binary() -> str:
     return path
 
 
-class MosquittoBroker:
+class MosquittoBroker(ServiceProcess):
     """One Mosquitto process on 127.0.0.1 with an mTLS listener, Vigie ACLs and `user root`.
 
     Attributes: `host`, `port`, `ca` (CA bundle path), `hub` (ClientCert of CN vigie-hub), `pki`
@@ -37,7 +37,11 @@ class MosquittoBroker:
     The port is chosen once and kept across `stop()`/`start()`.
     """
 
+    name = "mosquitto"
+    start_timeout = 15.0
+
     def __init__(self, workdir: Path, pki: HarnessPki, *, persistence: bool = False, port: int | None = None) -> None:
+        super().__init__()
         self.workdir = Path(workdir)
         self.pki = pki
         self.host = "127.0.0.1"
@@ -48,7 +52,6 @@ class MosquittoBroker:
         self.data_dir = self.workdir / "data" if persistence else None
         self.config_path = self.workdir / broker_lib.CONFIG_NAME
         self._binary = mosquitto_binary()
-        self._proc: OwnedProcess | None = None
         self._write_config()
 
     def _write_config(self) -> None:
@@ -57,61 +60,27 @@ class MosquittoBroker:
         broker_lib.write_broker_config(self.workdir, settings)
 
     @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.alive()
-
-    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def start(self, timeout: float = 15.0) -> MosquittoBroker:
-        """Start the broker (no-op if running) and wait until the hub cert gets a CONNACK over TLS.
+    def _argv(self) -> list[str]:
+        return [self._binary, "-c", str(self.config_path)]
 
-        On the first start, a port taken in the meantime by someone else makes it pick another one;
-        on a restart the port never changes (clients reconnect to the same address).
-        """
-        if self.running:
-            return self
-        first = self._proc is None
-        for _attempt in range(3 if first else 1):
-            self._proc = OwnedProcess([self._binary, "-c", str(self.config_path)], self.log_path)
-            try:
-                self._wait_ready(timeout)
-                return self
-            except RuntimeError:
-                in_use = "Address already in use" in tail(self.log_path, 5)
-                if not (first and in_use):
-                    raise
-                self.port = free_port(self.host)
-                self._write_config()
-        raise RuntimeError(f"mosquitto could not bind a port:\n{tail(self.log_path)}")
+    def _is_ready(self) -> bool:
+        """The hub certificate gets a CONNACK over TLS."""
+        return try_connect(self, self.hub, timeout=2.0).ok
 
-    def _wait_ready(self, timeout: float) -> None:
-        proc = self._proc
-        assert proc is not None
+    def _rebind(self) -> None:
+        self.port = free_port(self.host)
+        self._write_config()
 
-        def ready() -> bool:
-            if not proc.alive():
-                raise RuntimeError(f"mosquitto exited with code {proc.popen.returncode}")
-            return try_connect(self, self.hub, timeout=2.0).ok
+    def start(self, timeout: float | None = None) -> MosquittoBroker:
+        """Start the broker (no-op if running) and wait until the hub cert gets a CONNACK over TLS."""
+        self._start(timeout)
+        return self
 
-        try:
-            wait_until(ready, timeout=timeout, interval=0.05, what=f"mosquitto on {self.host}:{self.port}")
-        except (RuntimeError, TimeoutError) as exc:
-            proc.kill()
-            raise RuntimeError(f"{exc}; broker log {self.log_path}:\n{tail(self.log_path)}") from exc
-
-    def stop(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Graceful stop (SIGTERM: persistence is saved), waits for exit. Only this broker's own pid."""
-        if self._proc is not None:
-            self._proc.stop(timeout)
-
-    def kill(self) -> None:
-        """Crash the broker (SIGKILL): queued messages not yet autosaved are lost, as in a real crash."""
-        if self._proc is not None:
-            self._proc.kill()
-
-    def restart(self, timeout: float = 15.0) -> MosquittoBroker:
+    def restart(self, timeout: float | None = None) -> MosquittoBroker:
+        """Graceful stop (SIGTERM: persistence is saved), then start on the same port."""
         self.stop()
         return self.start(timeout)
 
