@@ -18,34 +18,32 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _children_of_state_dir(state_dir: Path) -> list[str]:
-    """Command lines of live processes that mention the demo's state directory (mosquitto, hub, agents)."""
-    found = []
+def _processes_of_state_dir(state_dir: Path) -> dict[int, str]:
+    """pid -> command line of live processes that mention the demo's state directory (mosquitto, hub, agents)."""
+    found = {}
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(state_dir) in cmdline and int(proc.name) != os.getpid():
-            found.append(cmdline)
+        if str(state_dir) in cmdline:
+            found[int(proc.name)] = cmdline
     return found
+
+
+def _children_of_state_dir(state_dir: Path) -> list[str]:
+    return list(_processes_of_state_dir(state_dir).values())
 
 
 def _kill_everything_of(demo: subprocess.Popen[bytes], state_dir: Path) -> None:
     """Test cleanup when an assertion failed mid-run: the demo and every child it started (own sessions)."""
     if demo.poll() is None:
         os.killpg(demo.pid, signal.SIGKILL)
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if str(state_dir) in cmdline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(proc.name), signal.SIGKILL)
+    for pid in _processes_of_state_dir(state_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_demo_runs_every_site_and_stops_what_it_started(tmp_path: Path) -> None:
