@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from contracts._errors import LimitError, PayloadError
-from contracts.limits import MAX_PAYLOAD_BYTES
+from contracts.limits import MAX_PAYLOAD_BYTES, MAX_TIMESTAMP_MS
 
 SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
@@ -21,7 +21,7 @@ Identifier = Annotated[
 
 GatewayId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")]
 SemVer = Annotated[str, StringConstraints(pattern=SEMVER.pattern, max_length=64)]
-TimestampMs = Annotated[int, Field(ge=0, le=32503680000000)]  # up to year 3000
+TimestampMs = Annotated[int, Field(ge=0, le=MAX_TIMESTAMP_MS)]
 Sequence = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Counter = Annotated[int, Field(ge=0, le=2**63 - 1)]
 

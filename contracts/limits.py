@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+MAX_TIMESTAMP_MS = 32503680000000
+"""Latest timestamp (ms since the epoch, year 3000) any message, query or series point may carry."""
+
 MAX_PAYLOAD_BYTES = 512 * 1024
 """Largest MQTT payload any Vigie message may have."""
 

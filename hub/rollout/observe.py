@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from contracts.limits import MAX_TIMESTAMP_MS
 from contracts.messages import ModelRef, ReportedState
 from hub.db.models import EquipmentRecord, EventRecord, GatewayRecord
 from hub.rollout.gates import GatewayObservation, ShadowStats, pair_decisions
@@ -97,7 +98,7 @@ def shadow_stats(
     return total
 
 
-ALL_TIME = (0, 32503680000000)
+ALL_TIME = (0, MAX_TIMESTAMP_MS)
 
 
 def _decisions(store: SeriesStore, where: dict[str, str], window: tuple[int, int], max_points: int) -> dict[int, bool]:

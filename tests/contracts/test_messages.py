@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from contracts import PayloadError, decode_up, topics
 from contracts._base import decode_as
-from contracts.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
+from contracts.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES, MAX_TIMESTAMP_MS
 from contracts.messages import (
     DesiredState,
     Event,
@@ -28,7 +28,7 @@ ident = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,10}[A-Za-z0-9]", fullmatch=T
 gateway_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,10}[A-Za-z0-9]", fullmatch=True)
 semver = st.tuples(*(st.integers(0, 999),) * 3).map(lambda t: f"{t[0]}.{t[1]}.{t[2]}")
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
-ts = st.integers(0, 32503680000000)
+ts = st.integers(0, MAX_TIMESTAMP_MS)
 seq = st.integers(0, 2**63 - 1)
 
 readings = st.builds(

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from contracts.limits import MAX_TIMESTAMP_MS
 from hub.api.deps import READER, SessionDep
-from hub.api.routes.series import MAX_TS_MS
 from hub.api.schemas import EventPage, QuarantinePage
 from hub.crud import events as crud
 
@@ -23,8 +23,8 @@ def list_events(
     equipment: str | None = None,
     kind: str | None = None,
     severity: Annotated[str | None, Query(pattern="^(alert|warning|info)$")] = None,
-    start: Annotated[int | None, Query(ge=0, le=MAX_TS_MS)] = None,
-    end: Annotated[int | None, Query(ge=0, le=MAX_TS_MS)] = None,
+    start: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS)] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS)] = None,
     limit: Limit = 100,
     before_id: BeforeId = None,
 ) -> EventPage:

@@ -7,16 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from contracts.limits import MAX_TIMESTAMP_MS
 from hub.api.deps import READER, ContextDep, StoreDep
 from hub.api.schemas import SeriesOut, SeriesPoint
 from hub.series.base import RangeQuery, SeriesStore
 
 router = APIRouter(prefix="/series", tags=["series"], dependencies=[READER])
-MAX_TS_MS = 32503680000000
-"""Year 3000: the bound of every timestamp on the wire (contracts.TimestampMs)."""
 
-Start = Annotated[int | None, Query(ge=0, le=MAX_TS_MS, description="epoch ms, inclusive; default end - 1 h")]
-End = Annotated[int | None, Query(ge=0, le=MAX_TS_MS, description="epoch ms, exclusive; default now")]
+Start = Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="epoch ms, inclusive; default end - 1 h")]
+End = Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="epoch ms, exclusive; default now")]
 MaxPoints = Annotated[int | None, Query(ge=2, le=100_000, description="point budget; default from settings")]
 
 
