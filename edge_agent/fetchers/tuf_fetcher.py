@@ -81,6 +81,9 @@ class _Http(FetcherInterface):
         except urllib3.exceptions.HTTPError as exc:
             raise tuf_errors.DownloadError(f"cannot reach {url}: {exc}") from None
         if response.status >= 400:
+            # Never hand a connection back with an unread body: the next request on it would read that body
+            # as its status line. Closing (not draining) also bounds what a hostile error body can cost.
+            response.close()
             response.release_conn()
             raise tuf_errors.DownloadHTTPError(f"HTTP {response.status} for {url}", response.status)
         return self._chunks(url, response)
