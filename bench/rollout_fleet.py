@@ -1,9 +1,10 @@
 """Rollout of a new model version to a fleet of real agents (run by hand, not a test).
 
 Real Mosquitto (mTLS) and PKI from the test harness, a real hub in-process (SQLite database and series
-store, ingest, registry, TUF, rollout controller) and N real `edge_agent.agent.Agent`s as threads in this
-process (one simulated equipment each), fetching bundles from the hub over TUF, as `tests/rollout/_fleet.py`
-does. Green = the first gateway (smallest id) of each site, registered with cohort `green`.
+store, ingest, registry, TUF, rollout controller) and N real agents, by default each a `vigie agent run`
+process configured with `[models.tuf]` as on a gateway (`--agents threads` runs them as threads of this
+process instead, sharing one GIL with the hub), one simulated equipment each. Green = the first gateway
+(smallest id) of each site, registered with cohort `green`.
 
     .venv/bin/python bench/rollout_fleet.py --gateways 100 --sites 3 --equipment 1 --sample-period-ms 100 --bake 0s
 
@@ -27,7 +28,10 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -99,41 +103,140 @@ def raw_fanout(broker: Any, pki: Any, gateways: list[str]) -> float:
 
 # --------------------------------------------------------------------------- fleet
 class Fleet:
-    def __init__(self) -> None:
-        self.agents: dict[str, Any] = {}
+    """N agents; `counts()` after `stop()` gives gateway -> (scored active, scored shadow)."""
+
+    def __init__(self, state_interval_ms: int, batch_delay_ms: int) -> None:
         self.dirs: dict[str, Path] = {}
+        self.errors: list[str] = []
+        self.state_interval_ms = state_interval_ms
+        self.batch_delay_ms = batch_delay_ms
+
+    def gateways(self) -> list[str]:
+        return sorted(self.dirs)
+
+    def _config(self, workdir: Path, gw: str, seed: int, broker: Any, pki: Any, hub: Any, release_pub: Path,
+                equipment: int, period_ms: int, tuf: bool) -> Path:
+        from tests.agent.helpers import agent_config, simulated
+
+        directory = workdir / "agents" / gw
+        (directory / "unused-bundles").mkdir(parents=True, exist_ok=True)
+        sources = [simulated(f"pump-{e + 1}", seed=100 + seed * 10 + e, period_ms=period_ms, max_readings=None)
+                   for e in range(equipment)]
+        extra: dict[str, Any] = {"health": {"state_interval_ms": self.state_interval_ms},
+                                 "batching": {"max_readings": 200, "max_delay_ms": self.batch_delay_ms}}
+        if tuf:
+            extra["models"] = {"tuf": {"url": f"{hub.url}/tuf", "trusted_root": hub.trusted_root}}
+        self.dirs[gw] = directory
+        return agent_config(directory, gw, broker, pki.issue(gw), release_pub, directory / "unused-bundles",
+                            sources, **extra)
+
+    def outbox(self, gw: str) -> Path:
+        raise NotImplementedError
+
+    def undelivered(self) -> dict[str, tuple[int, int]]:
+        """gateway -> (score batches still in its outbox, entries dropped by the outbox)."""
+        out = {}
+        for gw in self.dirs:
+            path = self.outbox(gw)  # read-only: never create one
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                pending = db.execute("SELECT count(*) FROM entries WHERE kind = 'scores'").fetchone()[0]
+                row = db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+            out[gw] = (pending, row[0] if row else 0)
+        return out
+
+
+class ProcessFleet(Fleet):
+    """Each agent is a `vigie agent run` process with `[models.tuf]` in its config, as on a gateway."""
+
+    def __init__(self, state_interval_ms: int, batch_delay_ms: int) -> None:
+        super().__init__(state_interval_ms, batch_delay_ms)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, workdir: Path, gateways: list[str], broker: Any, pki: Any, hub: Any, release_pub: Path,
+              equipment: int, period_ms: int) -> None:
+        vigie = Path(sys.executable).parent / "vigie"
+        for seed, gw in enumerate(gateways):
+            config = self._config(workdir, gw, seed, broker, pki, hub, release_pub, equipment, period_ms, tuf=True)
+            log = (self.dirs[gw] / "agent.log").open("wb")
+            self.procs[gw] = subprocess.Popen(
+                [str(vigie), "agent", "run", "--config", str(config), "--state-dir", str(self.dirs[gw] / "state")],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def outbox(self, gw: str) -> Path:
+        return self.dirs[gw] / "state" / "outbox.sqlite"
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for gw, proc in self.procs.items():
+            try:
+                code = proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+            if code != 0 and f"{gw}: exit {code}" not in self.errors:
+                self.errors.append(f"{gw}: exit {code}")
+
+    def cpu_share(self, seconds: float) -> float:
+        """Mean CPU of one agent over `seconds`, as a fraction of one core (utime + stime from /proc)."""
+        def ticks() -> int:
+            total = 0
+            for proc in self.procs.values():
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            return total
+
+        before = ticks()
+        time.sleep(seconds)
+        return (ticks() - before) / os.sysconf("SC_CLK_TCK") / seconds / len(self.procs)
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """From each agent's last log line `agent stopped` (its final counters)."""
+        out = {}
+        for gw, directory in self.dirs.items():
+            stopped = [json.loads(line) for line in (directory / "agent.log").read_text().splitlines()
+                       if '"agent stopped"' in line]
+            if not stopped:
+                raise RuntimeError(f"{gw} did not log 'agent stopped'; see {directory / 'agent.log'}")
+            out[gw] = (stopped[-1]["scored"], stopped[-1]["shadow_scored"])
+        return out
+
+
+class ThreadFleet(Fleet):
+    """Every agent an `edge_agent.agent.Agent` thread of this process (they share one GIL with the hub)."""
+
+    def __init__(self, state_interval_ms: int, batch_delay_ms: int) -> None:
+        super().__init__(state_interval_ms, batch_delay_ms)
+        self.agents: dict[str, Any] = {}
         self.threads: list[threading.Thread] = []
-        self.errors: list[BaseException] = []
 
     def start(self, workdir: Path, gateways: list[str], broker: Any, pki: Any, hub: Any, release_pub: Path,
               equipment: int, period_ms: int) -> None:
         from edge_agent.agent import Agent
         from edge_agent.config import load_config
         from edge_agent.fetchers.tuf_fetcher import TufFetcher, TufSettings
-        from tests.agent.helpers import agent_config, simulated
 
         for seed, gw in enumerate(gateways):
-            directory = workdir / "agents" / gw
-            (directory / "unused-bundles").mkdir(parents=True, exist_ok=True)
-            sources = [simulated(f"pump-{e + 1}", seed=100 + seed * 10 + e, period_ms=period_ms, max_readings=None)
-                       for e in range(equipment)]
-            config = agent_config(directory, gw, broker, pki.issue(gw), release_pub, directory / "unused-bundles",
-                                  sources, health={"state_interval_ms": 500})
+            config = self._config(workdir, gw, seed, broker, pki, hub, release_pub, equipment, period_ms, tuf=False)
             fetcher = TufFetcher(TufSettings(
                 metadata_url=f"{hub.url}/tuf/metadata/", targets_url=f"{hub.url}/tuf/targets/",
-                trusted_root=hub.trusted_root, cache_dir=directory / "tuf-cache",
+                trusted_root=hub.trusted_root, cache_dir=self.dirs[gw] / "tuf-cache",
             ))
             agent = Agent(load_config(config), fetcher=fetcher)
             thread = threading.Thread(target=self._run, args=(agent,), name=f"agent-{gw}", daemon=True)
             thread.start()
-            self.agents[gw], self.dirs[gw] = agent, directory
+            self.agents[gw] = agent
             self.threads.append(thread)
 
     def _run(self, agent: Any) -> None:
         try:
             agent.run()
         except BaseException as exc:  # reported at the end
-            self.errors.append(exc)
+            self.errors.append(repr(exc))
+
+    def outbox(self, gw: str) -> Path:
+        return Path(self.agents[gw].cfg.outbox.path)
 
     def stop(self) -> None:
         for agent in self.agents.values():
@@ -141,16 +244,8 @@ class Fleet:
         for thread in self.threads:
             thread.join(60)
 
-    def undelivered(self) -> dict[str, tuple[int, int]]:
-        """gateway -> (score batches still in its outbox, entries dropped by the outbox)."""
-        out = {}
-        for gw, agent in self.agents.items():
-            path = agent.cfg.outbox.path  # in the agent's state directory; read-only: never create one
-            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-                pending = db.execute("SELECT count(*) FROM entries WHERE kind = 'scores'").fetchone()[0]
-                row = db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
-            out[gw] = (pending, row[0] if row else 0)
-        return out
+    def counts(self) -> dict[str, tuple[int, int]]:
+        return {gw: (a.counts.scored, a.counts.shadow_scored) for gw, a in self.agents.items()}
 
 
 # --------------------------------------------------------------------------- hub helpers
@@ -249,6 +344,12 @@ def main() -> None:
     parser.add_argument("--baseline-bake", default="3s", help="Bake of the baseline (1.0.0) rollout.")
     parser.add_argument("--min-pairs", type=int, default=60, help="ML gate evidence (paired readings).")
     parser.add_argument("--timeout", type=float, default=600, help="Per rollout.")
+    parser.add_argument("--state-interval-ms", type=int, default=1000,
+                        help="Agents' periodic state report (gates judge counters from it; product default 10 s).")
+    parser.add_argument("--batch-delay-ms", type=int, default=500,
+                        help="Agents' batching.max_delay_ms (product default 500).")
+    parser.add_argument("--agents", choices=("processes", "threads"), default="processes",
+                        help="`vigie agent run` processes (as deployed), or threads of this process.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="vigie-bench-rollout-") as tmp:
@@ -277,7 +378,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
     pki = HarnessPki(workdir / "pki")
     broker = MosquittoBroker(workdir / "mosquitto", pki).start()
-    fleet = Fleet()
+    kind = ProcessFleet if args.agents == "processes" else ThreadFleet
+    fleet: ProcessFleet | ThreadFleet = kind(args.state_interval_ms, args.batch_delay_ms)
     try:
         sites = [f"site{i}" for i in range(args.sites)]
         by_site = {s: sorted(pki.unique_gateway_id(s) for _ in range(args.gateways // args.sites
@@ -303,7 +405,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
             def reported() -> bool:
                 rows = hub.call("GET", "/api/v1/gateways")
-                return sum(r["state_seq"] is not None for r in rows if r["id"] in fleet.agents) == len(gateways)
+                return sum(r["state_seq"] is not None for r in rows if r["id"] in fleet.dirs) == len(gateways)
 
             _wait(reported, 300, "every agent to report its state", poll=0.5)
             print(f"{len(gateways)} agents started and reporting in {time.perf_counter() - t:.1f} s", flush=True)
@@ -328,10 +430,14 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
                 ml = [r for r in h["results"] if r["name"] == "ml_quality"]
                 print(f"  gate {h['phase']}/{h['stage']}: {h['outcome']}" + (f" ({ml[0]['detail']})" if ml else ""))
 
+            if isinstance(fleet, ProcessFleet):
+                share = fleet.cpu_share(10.0)
+                print(f"steady state: one agent ({args.equipment} equipment at {args.sample_period_ms} ms) uses "
+                      f"{share * 100:.2f} % of a core; the fleet {share * len(gateways):.2f} cores", flush=True)
             t = time.perf_counter()
             fleet.stop()
             print(f"agents stopped in {time.perf_counter() - t:.1f} s", flush=True)
-            counts = {gw: (a.counts.scored, a.counts.shadow_scored) for gw, a in fleet.agents.items()}
+            counts = fleet.counts()
             expected = sum(a + s for a, s in counts.values())
             stored = _settle(settings.series.sqlite_path, expected)
             undelivered = fleet.undelivered()
@@ -353,7 +459,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
               f"rollout / baseline assignment: {rollout_s / baseline_s:.2f}x")
         print(json.dumps({"gateways": len(gateways), "rollout_s": round(rollout_s, 2),
                           "baseline_assign_s": round(baseline_s, 2), "raw_fanout_ms": round(fanout_s * 1000, 1),
-                          "lost": lost, "errors": [repr(e) for e in fleet.errors]}))
+                          "lost": lost, "errors": fleet.errors}))
     finally:
         fleet.stop()
         broker.stop()

@@ -39,6 +39,16 @@ from model_export.bundle import load_public_keys
 
 log = logging.getLogger("vigie.agent")
 DRAIN_LIMIT = 50_000
+IDLE_WAIT_S = 1.0
+"""Longest sleep of the pipeline and updater threads: they are woken by what they wait for (readings, swaps,
+a state to report, desired states, `stop()`), so this only bounds how late a missed wake-up could be noticed."""
+
+
+class _Wake:
+    """Queued to wake a sleeping thread (a state became dirty, or the agent stops)."""
+
+
+WAKE = _Wake()
 """Most queued samples scored in one pipeline iteration."""
 
 
@@ -61,8 +71,8 @@ class Agent:
         self.latency = PercentileTracker(4096)
         self.equipment = {e.id: EquipmentStatus(equipment=e.id, available=True) for e in cfg.equipment}
         self.stop_event = threading.Event()
-        self.inbox: queue.SimpleQueue[Item | SwapCommand] = queue.SimpleQueue()
-        self._desired: queue.SimpleQueue[DesiredState] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[Item | SwapCommand | _Wake] = queue.SimpleQueue()
+        self._desired: queue.SimpleQueue[DesiredState | _Wake] = queue.SimpleQueue()
         self._state_dirty = threading.Event()
         self._pipeline_alive = False
         self._sources_started = False
@@ -74,7 +84,7 @@ class Agent:
         self.batcher: Batcher[dict[str, Any]] = Batcher(cfg.batching.max_readings, cfg.batching.max_delay_ms)
         self.manager = self._manager(loaded, fetcher)
         self.transport = MqttTransport(self.gateway, cfg.broker, self.outbox, self._on_desired, self._will,
-                                       lambda _online: self._state_dirty.set())
+                                       lambda _online: self._mark_dirty())
         self.health = HealthServer(cfg.health.bind, cfg.health.port, self._health, self._metrics)
         self.runners = [self._runner(e.id) for e in cfg.equipment]
 
@@ -124,6 +134,13 @@ class Agent:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.inbox.put(WAKE)
+        self._desired.put(WAKE)
+
+    def _mark_dirty(self) -> None:
+        """Report the state soon (any thread): set the flag and wake the pipeline thread."""
+        self._state_dirty.set()
+        self.inbox.put(WAKE)
 
     def _shutdown(self) -> None:
         if self._sources_started:
@@ -136,14 +153,16 @@ class Agent:
         self.transport.stop(final)
         self.health.stop()
         self.outbox.close()
-        log.info("agent stopped")
+        c = self.counts
+        log.info("agent stopped", extra={"readings_in": c.readings_in, "scored": c.scored,
+                                         "shadow_scored": c.shadow_scored, "score_errors": c.score_errors})
 
     # -- pipeline thread ------------------------------------------------------------------------------
     def _pipeline(self) -> None:
         next_state = 0.0
         interval = self.cfg.health.state_interval_ms / 1000
         while not self.stop_event.is_set():
-            self._consume(self._drain(self._wait_s()))
+            self._consume(self._drain(self._wait_s(next_state)))
             self._flush(final=False)
             now = time.monotonic()
             if now >= next_state or self._state_dirty.is_set():
@@ -153,14 +172,16 @@ class Agent:
                     memory.trim()
                 next_state = now + interval
 
-    def _wait_s(self) -> float:
+    def _wait_s(self, next_state: float) -> float:
+        """Until the open batch is due or the next periodic state, at most IDLE_WAIT_S."""
+        wait = min(IDLE_WAIT_S, next_state - time.monotonic())
         deadline = self.batcher.deadline()
-        if deadline is None:
-            return 0.05
-        return min(0.05, max(0.0, (deadline - _now_ms()) / 1000))
+        if deadline is not None:
+            wait = min(wait, (deadline - _now_ms()) / 1000)
+        return max(0.0, wait)
 
-    def _drain(self, timeout: float) -> list[Item | SwapCommand]:
-        items: list[Item | SwapCommand] = []
+    def _drain(self, timeout: float) -> list[Item | SwapCommand | _Wake]:
+        items: list[Item | SwapCommand | _Wake] = []
         try:
             items.append(self.inbox.get(timeout=timeout) if timeout > 0 else self.inbox.get_nowait())
             while len(items) < DRAIN_LIMIT:
@@ -169,7 +190,7 @@ class Agent:
             pass
         return items
 
-    def _consume(self, items: list[Item | SwapCommand]) -> None:
+    def _consume(self, items: list[Item | SwapCommand | _Wake]) -> None:
         samples: list[Sample] = []
         for item in items:
             if isinstance(item, Sample):
@@ -178,7 +199,7 @@ class Agent:
                 self._score(samples)  # readings queued before the swap use the old model
                 samples = []
                 self._apply(item)
-            else:
+            elif not isinstance(item, _Wake):
                 self._source_status(item)
         self._score(samples)
 
@@ -236,7 +257,7 @@ class Agent:
             model = event.ref
             self.publisher.event(event.kind, model=model.name if model else None,
                                  model_version=model.version if model else None, detail=event.detail[:1000])
-        self._state_dirty.set()
+        self._mark_dirty()
 
     def _source_status(self, item: SourceStatus | SourceFinished) -> None:
         if isinstance(item, SourceFinished):
@@ -247,7 +268,7 @@ class Agent:
                                                          reason=reason[:1000])
         kind = "source_recovered" if item.available else "source_unavailable"
         self.publisher.event(kind, ts=item.ts, equipment=item.equipment, detail=item.reason[:1000])
-        self._state_dirty.set()
+        self._mark_dirty()
 
     # -- desired state (mqtt thread -> updater thread) ------------------------------------------------
     def _on_desired(self, payload: bytes) -> None:
@@ -258,13 +279,15 @@ class Agent:
         except PayloadError as exc:
             self.counts.malformed_desired += 1
             log.warning("malformed desired state ignored", extra={"error": str(exc)[:300]})
-            self._state_dirty.set()
+            self._mark_dirty()
 
     def _updater(self) -> None:
         while not self.stop_event.is_set():
             try:
-                desired = self._desired.get(timeout=0.2)
+                desired = self._desired.get(timeout=IDLE_WAIT_S)
             except queue.Empty:
+                continue
+            if isinstance(desired, _Wake):
                 continue
             try:
                 self.manager.handle(desired)
@@ -272,7 +295,7 @@ class Agent:
                 log.exception("desired state handling failed")
                 reason = f"internal error: {type(exc).__name__}: {exc}"[:1000]
                 self.manager.update = UpdateStatus(desired_seq=desired.seq, outcome="failed", reason=reason)
-            self._state_dirty.set()
+            self._mark_dirty()
 
     # -- reporting ------------------------------------------------------------------------------------
     def _state(self, online: bool) -> bytes:

@@ -78,6 +78,8 @@ class Outbox:
         self.strategy = strategy
         self._lock = threading.RLock()
         self._deferred = False
+        self._appended = False
+        self._listeners: list[Callable[[], None]] = []
         self._db = _open(path, synchronous)
         self._depth, self._bytes = self._measure()
         self._dropped = self._counter("dropped")
@@ -95,6 +97,18 @@ class Outbox:
                 self._rollback()
                 raise OutboxError(f"outbox write failed: {exc}") from exc
 
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` (from the writing thread; keep it cheap) each time new entries are committed.
+
+        The transport uses it to wake its network thread instead of polling the outbox."""
+        self._listeners.append(listener)
+
+    def _committed(self) -> None:
+        if self._appended:
+            self._appended = False
+            for listener in self._listeners:
+                listener()
+
     @contextmanager
     def group(self) -> Iterator[None]:
         """Group commit: every `append` inside is committed (one fsync) when the block ends."""
@@ -109,14 +123,17 @@ class Outbox:
                 except sqlite3.Error as exc:
                     self._rollback()
                     raise OutboxError(f"outbox commit failed: {exc}") from exc
+                self._committed()
 
     def _commit(self) -> None:
         if not self._deferred:
             self._db.commit()
+            self._committed()
 
     def _rollback(self) -> None:
         """Undo the open transaction and re-read the totals it may have changed."""
         self._db.rollback()
+        self._appended = False
         self._depth, self._bytes = self._measure()
         self._dropped = self._counter("dropped")
         self._rejected = self._counter("rejected")
@@ -200,6 +217,7 @@ class Outbox:
             "INSERT INTO entries (kind, seq, topic, payload) VALUES (?, ?, ?, ?)", (kind, seq, topic, payload)
         )
         self._db.execute("INSERT OR REPLACE INTO seqs (kind, next) VALUES (?, ?)", (kind, seq + 1))
+        self._appended = True
         self._commit()
         self._depth += 1
         self._bytes += size

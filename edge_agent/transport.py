@@ -8,11 +8,16 @@
   adds ~35 ms to the p99.9 of small QoS 1 round trips).
 - The retained last will is a ReportedState with online=false; the agent publishes the retained state
   itself (not through the outbox: only the latest matters).
+- The network thread sleeps in `select` on the broker socket and a wake-up socket pair (paho's external
+  loop API: `loop_read/loop_write/loop_misc`), never in a short polling loop: an idle agent costs next to
+  no CPU, and a new outbox entry is sent as soon as its commit wakes the thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -32,7 +37,9 @@ from edge_agent.outbox import Outbox
 from edge_agent.percentiles import PercentileTracker
 
 log = logging.getLogger("vigie.agent.transport")
-LOOP_TIMEOUT_S = 0.005
+IDLE_WAIT_S = 1.0
+"""Longest sleep of the network thread with nothing to do (keepalive checks need no finer grain): new outbox
+entries, a state to publish and `stop()` wake it through a socket pair, and broker traffic through its socket."""
 
 
 @dataclass
@@ -77,8 +84,13 @@ class MqttTransport:
         self._pending_state: bytes | None = None
         self._state_mid: int | None = None
         self._stop = threading.Event()
+        self._outbox_dirty = True  # entries may be waiting (always at start: the outbox survives restarts)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self._client = self._make_client()
+        outbox.on_commit(self.notify)
 
     @property
     def online(self) -> bool:
@@ -87,10 +99,20 @@ class MqttTransport:
     def start(self) -> None:
         self._thread.start()
 
+    def notify(self) -> None:
+        """New outbox entries were committed (any thread): wake the network thread to send them."""
+        self._outbox_dirty = True
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full of wake-ups already, or closed at shutdown: nothing to add
+            self._wake_w.send(b"\0")
+
     def publish_state(self, payload: bytes) -> None:
         """Publish a retained up/state (latest wins); sent when connected."""
         with self._state_lock:
             self._pending_state = payload
+        self._wake()
 
     def stop(self, final_state: bytes | None, timeout: float = 3.0) -> None:
         """Publish `final_state` (online=false) if connected, disconnect cleanly, join the thread."""
@@ -102,6 +124,7 @@ class MqttTransport:
                     break
                 time.sleep(0.01)
         self._stop.set()
+        self._wake()
         self._thread.join(timeout)
 
     def wait_drained(self, timeout: float) -> bool:
@@ -152,13 +175,43 @@ class MqttTransport:
         if not self._socket_up:
             self._try_connect()
             return
-        rc = self._client.loop(timeout=LOOP_TIMEOUT_S)
+        rc = self._io()
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             self._lost(f"network loop: {paho.error_string(rc)}")
             return
         self._flush_acks()
         if self._online:
             self._pump()
+
+    def _io(self) -> MQTTErrorCode:
+        """One round of paho's loop, sleeping on the broker socket and the wake-up pair (see paho `Client._loop`)."""
+        client = self._client
+        sock = client.socket()
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        buffered = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0  # TLS data select cannot see
+        idle = not (buffered or self._outbox_dirty or self._pending_state is not None or self._acked)
+        writers = [sock] if client.want_write() else []
+        try:
+            readable, writable, _ = select.select([sock, self._wake_r], writers, [], IDLE_WAIT_S if idle else 0.0)
+        except (OSError, ValueError, TypeError):  # the socket was closed under us: the connection is lost
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if self._wake_r in readable:
+            self._drain_wake()
+        if sock in readable or buffered:
+            rc = client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
+                return rc if rc != MQTTErrorCode.MQTT_ERR_SUCCESS else MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if sock in writable:
+            rc = client.loop_write()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+        return client.loop_misc()
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):  # BlockingIOError once empty
+            while self._wake_r.recv(4096):
+                pass
 
     def _close(self) -> None:
         """Clean DISCONNECT (no last will), then the acks that arrived meanwhile."""
@@ -169,6 +222,8 @@ class MqttTransport:
                 if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
         self._flush_acks()
+        self._wake_w.close()
+        self._wake_r.close()
 
     def _try_connect(self) -> None:
         delay = self._next_attempt - time.monotonic()
@@ -207,9 +262,13 @@ class MqttTransport:
     def _pump(self) -> None:
         self._publish_pending_state()
         room = self.broker.inflight - len(self._inflight)
-        if room <= 0:
+        if room <= 0 or not self._outbox_dirty:
             return
-        for entry in self.outbox.pending(self._cursor, room):
+        self._outbox_dirty = False  # before reading: a commit during the read sets it again
+        entries = self.outbox.pending(self._cursor, room)
+        if len(entries) == room:
+            self._outbox_dirty = True  # more may wait behind a full window
+        for entry in entries:
             info = self._client.publish(entry.topic, entry.payload, qos=1)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 log.error("publish failed", extra={"rc": paho.error_string(info.rc)})

@@ -214,6 +214,8 @@ def new_rollout(
     The shadow stage needs something to compare with: it is skipped when no green gateway runs a model yet.
     """
     cohorts = plan_cohorts(gateways, min_green_per_site)
+    if not cohorts.green:
+        raise Conflict("no green gateway to start with: set at least one gateway's cohort to green")
     comparable = any(previous.get(gw) is not None for gw in cohorts.green)
     return Rollout(
         rollout_id=rollout_id,
@@ -328,11 +330,12 @@ def _advance(
     record = RecordGate(rollout.phase, rollout.stage, outcome, results, actor)
     if rollout.phase is Phase.GREEN_BAKING and rollout.stage == "shadow":
         nxt = _enter_rolling(rollout, Phase.GREEN_ROLLING, "active", now_ms, actor)
-    elif rollout.phase is Phase.GREEN_BAKING:
+    elif rollout.phase is Phase.GREEN_BAKING and rollout.cohorts.blue:
         passed = rollout.model_copy(update={"green_passed": True})
         nxt = _enter_rolling(passed, Phase.BLUE_ROLLING, None, now_ms, actor)
-    else:
-        done = rollout.model_copy(update={"phase": Phase.COMPLETED, "stage": None, "since_ms": now_ms})
+    else:  # blue baked, or green baked and there is no blue gateway (every gateway was a canary)
+        done = rollout.model_copy(update={"phase": Phase.COMPLETED, "stage": None, "since_ms": now_ms,
+                                          "green_passed": True})
         nxt = Step(done, (_audit(done, actor),))
     return Step(nxt.rollout, (record, *nxt.actions))
 

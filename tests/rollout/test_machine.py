@@ -331,3 +331,21 @@ def test_a_zero_bake_advances_as_soon_as_every_gate_passes() -> None:
     r, acts = _run(r, Tick(11, ML_PENDING))
     assert r.phase is Phase.GREEN_BAKING and not acts
     assert step(r, Tick(12, ML_PASS)).rollout.phase is Phase.GREEN_ROLLING
+
+
+def test_a_fleet_with_no_blue_gateway_completes_after_green() -> None:
+    """Every gateway a canary (one per site here): nothing is left to roll, so green's pass completes it."""
+    one_per_site = [g for g in FLEET if g.gateway.endswith("-1")]
+    r = new_rollout("r1", NEW, one_per_site, {g.gateway: OLD for g in one_per_site}, TIMING, shadow_stage=False)
+    assert r.cohorts.blue == ()
+    r, _ = _run(r, Start(0, "alice"), Tick(10, PASS))
+    s = step(r, Tick(1_010, PASS))
+    assert s.rollout.phase is Phase.COMPLETED and s.rollout.green_passed
+    assert not _assigns(s.actions)
+    assert any(isinstance(a, AuditEntry) and a.action == "rollout.completed" for a in s.actions)
+
+
+def test_a_fleet_with_no_green_gateway_is_refused() -> None:
+    all_blue = [GatewayInfo(gateway=g.gateway, site=g.site, cohort="blue") for g in FLEET]
+    with pytest.raises(Conflict, match="no green gateway"):
+        new_rollout("r1", NEW, all_blue, {g.gateway: OLD for g in all_blue}, TIMING)
