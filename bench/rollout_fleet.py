@@ -260,12 +260,16 @@ def _wait(predicate: Any, timeout: float, what: str, poll: float = 0.1) -> Any:
         time.sleep(poll)
 
 
-def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: float
-             ) -> tuple[str, float, list[tuple[float, str]]]:
-    """Start a rollout via the API; (id, seconds to terminal, [(seconds, phase/stage) as polled])."""
+def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: float,
+             abort_in: str | None = None) -> tuple[str, float, list[tuple[float, str]]]:
+    """Start a rollout via the API; (id, seconds to terminal, [(seconds, phase/stage) as polled]).
+
+    With `abort_in` (a phase), the rollout is aborted once it reaches that phase and must end rolled back;
+    else it must complete."""
     started = time.perf_counter()
     body = {"model": MODEL, "version": version, "bake": bake, "gates": gates}
     rollout_id: str = hub.call("POST", "/api/v1/rollouts", 201, json=body)["id"]
+    wanted = "rolled_back" if abort_in else "completed"
     seen: list[tuple[float, str]] = []
     deadline = time.monotonic() + timeout
     while True:
@@ -275,8 +279,12 @@ def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: 
         now = time.perf_counter() - started
         if not seen or seen[-1][1] != label:
             seen.append((now, label))
+        if row["phase"] == abort_in:
+            hub.call("POST", f"/api/v1/rollouts/{rollout_id}/abort", 200, json={"reason": "bench: abort"})
+            seen.append((time.perf_counter() - started, "abort sent"))
+            abort_in = "(sent)"
         if row["phase"] in TERMINAL:
-            if row["phase"] != "completed":
+            if row["phase"] != wanted:
                 detail = hub.call("GET", f"/api/v1/rollouts/{rollout_id}")
                 raise RuntimeError(f"rollout {version} {row['phase']}: {detail['reason']!r}; "
                                    f"{[(h['phase'], h['stage'], h['outcome']) for h in detail['history']]}")
@@ -348,6 +356,8 @@ def main() -> None:
                         help="Agents' periodic state report (gates judge counters from it; product default 10 s).")
     parser.add_argument("--batch-delay-ms", type=int, default=500,
                         help="Agents' batching.max_delay_ms (product default 500).")
+    parser.add_argument("--abort-in", choices=("green_baking", "blue_rolling", "blue_baking"), default=None,
+                        help="Then roll out 1.2.0 and abort it in this phase (measures rollback).")
     parser.add_argument("--agents", choices=("processes", "threads"), default="processes",
                         help="`vigie agent run` processes (as deployed), or threads of this process.")
     args = parser.parse_args()
@@ -372,9 +382,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     key = Ed25519PrivateKey.generate()
     release_pub = workdir / "release.pub"
     save_public_key(key.public_key(), release_pub)
-    tars = {v: bundle_tar(workdir / "bundles", trained, v, key) for v in ("1.0.0", "1.1.0")}
-    print(f"trained and signed 1.0.0 and 1.1.0 ({trained.manifest.algorithm}) in {time.perf_counter() - t:.1f} s",
-          flush=True)
+    tars = {v: bundle_tar(workdir / "bundles", trained, v, key) for v in ("1.0.0", "1.1.0", "1.2.0")}
+    print(f"trained and signed 1.0.0, 1.1.0 and 1.2.0 ({trained.manifest.algorithm}) in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
 
     pki = HarnessPki(workdir / "pki")
     broker = MosquittoBroker(workdir / "mosquitto", pki).start()
@@ -389,7 +399,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         settings = hub_settings(workdir, broker, release_pub,
                                 rollout={"tick_s": 0.2, "default_bake": "0s", "enabled": True})
         with running_hub(settings) as hub:
-            for version in ("1.0.0", "1.1.0"):
+            for version in tars:
                 hub.call("POST", "/api/v1/models", 201, content=tars[version].read_bytes(),
                          headers={"Content-Type": "application/x-tar"})
             for site, gws in by_site.items():
@@ -430,6 +440,17 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
                 ml = [r for r in h["results"] if r["name"] == "ml_quality"]
                 print(f"  gate {h['phase']}/{h['stage']}: {h['outcome']}" + (f" ({ml[0]['detail']})" if ml else ""))
 
+            rollback_s = None
+            if args.abort_in:
+                abort_id, total_s, abort_seen = _rollout(hub, "1.2.0", args.bake, gates, args.timeout,
+                                                         abort_in=args.abort_in)
+                rollback_s = total_s - next(t for t, label in abort_seen if label == "abort sent")
+                abort_detail = hub.call("GET", f"/api/v1/rollouts/{abort_id}")
+                back = {(g["active"] and g["active"]["version"], g["shadow"] and g["shadow"]["version"])
+                        for g in abort_detail["gateways"]}
+                print(f"rollout 1.2.0 aborted in {args.abort_in}: rolled back {rollback_s:.2f} s after the abort; "
+                      f"fleet now runs {back}")
+                print("  (polled: " + ", ".join(f"{label} @{s:.2f}s" for s, label in abort_seen) + ")")
             if isinstance(fleet, ProcessFleet):
                 share = fleet.cpu_share(10.0)
                 print(f"steady state: one agent ({args.equipment} equipment at {args.sample_period_ms} ms) uses "
@@ -459,6 +480,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
               f"rollout / baseline assignment: {rollout_s / baseline_s:.2f}x")
         print(json.dumps({"gateways": len(gateways), "rollout_s": round(rollout_s, 2),
                           "baseline_assign_s": round(baseline_s, 2), "raw_fanout_ms": round(fanout_s * 1000, 1),
+                          "rollback_s": rollback_s and round(rollback_s, 2),
                           "lost": lost, "errors": fleet.errors}))
     finally:
         fleet.stop()
