@@ -165,6 +165,13 @@ class ProcessFleet(Fleet):
     def outbox(self, gw: str) -> Path:
         return self.dirs[gw] / "state" / "outbox.sqlite"
 
+    def check_alive(self) -> None:
+        dead = {gw: proc.returncode for gw, proc in self.procs.items() if proc.poll() is not None}
+        if dead:
+            first = next(iter(dead))
+            raise RuntimeError(f"{len(dead)} agent(s) exited, e.g. {first} (exit {dead[first]}): "
+                               f"see {self.dirs[first] / 'agent.log'}")
+
     def stop(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
@@ -414,6 +421,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             fleet.start(workdir, gateways, broker, pki, hub, release_pub, args.equipment, args.sample_period_ms)
 
             def reported() -> bool:
+                if isinstance(fleet, ProcessFleet):
+                    fleet.check_alive()
                 rows = hub.call("GET", "/api/v1/gateways")
                 return sum(r["state_seq"] is not None for r in rows if r["id"] in fleet.dirs) == len(gateways)
 
@@ -460,6 +469,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             print(f"agents stopped in {time.perf_counter() - t:.1f} s", flush=True)
             counts = fleet.counts()
             expected = sum(a + s for a, s in counts.values())
+            assert settings.series.sqlite_path is not None
             stored = _settle(settings.series.sqlite_path, expected)
             undelivered = fleet.undelivered()
 

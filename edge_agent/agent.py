@@ -23,7 +23,7 @@ from edge_agent import memory
 from edge_agent._errors import ConfigError, OutboxError
 from edge_agent.batching import Batcher
 from edge_agent.config import LoadedConfig
-from edge_agent.fetcher import Fetcher, LocalDirFetcher
+from edge_agent.fetcher import Fetcher, LocalDirFetcher, RetryingFetcher
 from edge_agent.health import HealthServer, Metric
 from edge_agent.models import ModelManager, ModelStore, SwapCommand, bundle_verifier
 from edge_agent.outbox import Outbox
@@ -100,6 +100,9 @@ class Agent:
             fetcher = TufFetcher(tuf_settings(models.tuf, models.store.parent / "tuf"))
         if fetcher is None and models.bundles_dir is not None:
             fetcher = LocalDirFetcher(models.bundles_dir)
+        if fetcher is not None and models.fetch_attempts > 1:
+            fetcher = RetryingFetcher(fetcher, models.fetch_attempts, models.fetch_retry_ms / 1000,
+                                      self.stop_event.wait)
         return ModelManager(ModelStore(models.store), fetcher, bundle_verifier(keys), self.inbox.put)
 
     def _runner(self, equipment: str) -> SourceRunner:

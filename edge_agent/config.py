@@ -111,6 +111,11 @@ class ModelsSection(_Strict):
     """LocalDirFetcher root: `<dir>/<name>/<version>/` or `<dir>/<name>/<version>.tar`."""
     tuf: TufSection | None = None
     """Fetch bundles from the hub's TUF repository (takes precedence over `bundles_dir`)."""
+    fetch_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    """Tries of a download that fails for a transient reason (network, HTTP, I/O) before the update is
+    reported failed; trust failures are never retried."""
+    fetch_retry_ms: PositiveMs = 1000
+    """Wait before the second try; doubled after each failure (at most 30 s)."""
 
 
 class BatchingSection(_Strict):

@@ -180,3 +180,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "c
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def recording_wait(waits: list[float]) -> Callable[[float], bool]:
+    """A RetryingFetcher back-off wait that only records its delay (and never says the agent is stopping)."""
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False
+
+    return wait

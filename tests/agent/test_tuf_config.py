@@ -8,7 +8,7 @@ import pytest
 
 from edge_agent._errors import ConfigError
 from edge_agent.config import load_config
-from edge_agent.fetcher import LocalDirFetcher
+from edge_agent.fetcher import LocalDirFetcher, RetryingFetcher
 from edge_agent.fetchers.tuf_fetcher import TufFetcher
 from tests.agent.helpers import agent_config, simulated
 
@@ -36,7 +36,9 @@ def test_a_tuf_section_selects_the_tuf_fetcher(tmp_path, pki, mosquitto, keys_di
     assert loaded.agent.models.tuf.trusted_root == config.parent / "root.json"
     agent = Agent(loaded)
     try:
-        assert isinstance(agent.manager.fetcher, TufFetcher)
+        fetcher = agent.manager.fetcher
+        assert isinstance(fetcher, RetryingFetcher) and fetcher.attempts == 5  # the default
+        assert isinstance(fetcher.inner, TufFetcher)
     finally:
         agent.outbox.close()
 
@@ -46,7 +48,8 @@ def test_without_a_tuf_section_the_local_directory_is_used(tmp_path, pki, mosqui
 
     agent = Agent(load_config(_config(tmp_path, pki, mosquitto, keys_dir, bundles), check_files=True))
     try:
-        assert isinstance(agent.manager.fetcher, LocalDirFetcher)
+        fetcher = agent.manager.fetcher
+        assert isinstance(fetcher, RetryingFetcher) and isinstance(fetcher.inner, LocalDirFetcher)
     finally:
         agent.outbox.close()
 

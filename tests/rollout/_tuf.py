@@ -100,9 +100,9 @@ class RepoServer:
 
 
 @contextlib.contextmanager
-def serve(repo: Path) -> Iterator[RepoServer]:
+def serve(repo: Path, port: int = 0) -> Iterator[RepoServer]:
     state = RepoServer(repo)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), state.handler())
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), state.handler())
     httpd.daemon_threads = True
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, name="tuf-test-http", daemon=True)
