@@ -234,3 +234,8 @@ def _fingerprint(cert_file: Path, gateway_id: str) -> str:
 from hub.security.cli import user as _user_group  # noqa: E402
 
 hub.add_command(_user_group)
+
+# Model distribution: `vigie hub tuf init/status/rotate/resign` (hub/tuf_cli.py, imports click only).
+from hub.tuf_cli import tuf as _tuf_group  # noqa: E402
+
+hub.add_command(_tuf_group)

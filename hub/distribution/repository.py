@@ -258,21 +258,28 @@ class TufRepository:
     ) -> None:
         """Delegate `bundles` to the keys of `online.bundles` (offline targets keys sign the new delegation)."""
         with self._locked():
-            self.online = online
             targets = self.load("targets", Targets)
             targets.signed.delegations = _bundles_delegation(public_keys(online.bundles), threshold)
+            targets_version = self._write_targets(targets, targets_signers)
+            self.online = online
             bundles = self.load(BUNDLES, Targets)
-            versions = {
-                "targets": self._write_bumped("targets", targets, targets_signers),
-                BUNDLES: self._write_bumped(BUNDLES, bundles, online.bundles),
-            }
+            versions = {"targets": targets_version, BUNDLES: self._write_bumped(BUNDLES, bundles, online.bundles)}
             self._publish_snapshot(versions)
 
     def resign_targets(self, targets_signers: Sequence[Signer]) -> None:
         """Re-sign top-level targets before it expires (yearly, with the offline targets keys)."""
         with self._locked():
             targets = self.load("targets", Targets)
-            self._publish_snapshot({"targets": self._write_bumped("targets", targets, targets_signers)})
+            self._publish_snapshot({"targets": self._write_targets(targets, targets_signers)})
+
+    def _write_targets(self, targets: Metadata[Targets], signers: Sequence[Signer]) -> int:
+        """The next top-level targets, written only if `signers` meet root's targets threshold (offline keys:
+        a wrong key file must change nothing, not publish metadata every agent would refuse)."""
+        _bump(targets.signed, self.clock() + self.expiry.of("targets"))
+        _sign(targets, signers)
+        _check_threshold(self.load("root", Root).signed, "targets", targets)
+        _write_role(self.metadata_dir, "targets", targets, None)
+        return targets.signed.version
 
     # --- internals ----------------------------------------------------------------------------------
 
