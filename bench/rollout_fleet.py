@@ -304,7 +304,7 @@ def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: 
 
 
 def _phases(hub: Any, rollout_id: str) -> list[tuple[str, int]]:
-    """(audit type with stage, ts_ms) of the rollout's entries, in order."""
+    """(audit type with stage, time of the step in ms) of the rollout's entries, in order."""
     entries: list[dict[str, Any]] = []
     start: int | None = 0
     while start is not None:
@@ -317,7 +317,8 @@ def _phases(hub: Any, rollout_id: str) -> list[tuple[str, int]]:
         data = entry.get("data", {})
         if entry.get("type", "").startswith("rollout.") and data.get("rollout_id") == rollout_id:
             stage = data.get("stage")
-            out.append((entry["type"] + (f"/{stage}" if stage else ""), e["ts_ms"]))
+            at_ms = int(data.get("phase_since_ms", e["ts_ms"]))  # when the step happened, not when it was logged
+            out.append((entry["type"] + (f"/{stage}" if stage else ""), at_ms))
     return out
 
 

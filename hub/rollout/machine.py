@@ -258,7 +258,10 @@ def _rollback_assignments(rollout: Rollout) -> dict[str, Assignment]:
 
 
 def _audit(rollout: Rollout, actor: str, **detail: str) -> AuditEntry:
-    base = {"rollout_id": rollout.rollout_id, "model": rollout.model.name, "version": rollout.model.version}
+    """`phase_since_ms` is the controller's time of the step: the entry's own timestamp is taken when the log
+    appends it, which can lag behind under load (every HTTP request is an entry too)."""
+    base = {"rollout_id": rollout.rollout_id, "model": rollout.model.name, "version": rollout.model.version,
+            "phase_since_ms": str(rollout.since_ms)}
     stage = {"stage": rollout.stage} if rollout.stage else {}
     return AuditEntry(f"rollout.{rollout.phase.value}", actor, {**base, **stage, **detail})
 

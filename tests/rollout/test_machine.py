@@ -84,7 +84,8 @@ def test_happy_path_shadow_then_active_then_blue() -> None:
     assert _assigns(s.actions) == [{g: Assignment(active=NEW) for g in BLUE}]
     r, acts = _run(s.rollout, Tick(2_200, PASS), Tick(3_200, PASS))
     assert r.phase is Phase.COMPLETED and r.changed == frozenset(GREEN + BLUE)
-    assert any(isinstance(a, AuditEntry) and a.action == "rollout.completed" for a in acts)
+    completed = [a for a in acts if isinstance(a, AuditEntry) and a.action == "rollout.completed"]
+    assert len(completed) == 1 and completed[0].detail["phase_since_ms"] == "3200"  # the step's time
 
 
 def test_without_shadow_stage_green_goes_active_at_once() -> None:
