@@ -142,6 +142,18 @@ class Latency(WireModel):
     p999_us: FiniteFloat = 0.0
 
 
+class ModelLatency(Latency):
+    """Score latency of the model in the active slot alone, over its passes since it last became active.
+
+    `Latency` (the overall window) still mixes in the model before a swap; this one never does. A pass
+    also includes the shadow model's time while one is loaded.
+    """
+
+    model: ModelRef
+    samples: Counter = 0
+    """Scoring passes the percentiles are computed over (the window's size at most)."""
+
+
 class ModelSlots(WireModel):
     active: ModelRef | None = None
     previous: ModelRef | None = None
@@ -174,6 +186,8 @@ class ReportedState(WireModel):
     outbox: OutboxStatus | None = None
     counters: Counters = Counters()
     latency: Latency = Latency()
+    model_latency: ModelLatency | None = None
+    """Absent from agents older than the field, and before any model scored."""
     equipment: Annotated[list[EquipmentStatus], Field(max_length=MAX_EQUIPMENT_PER_GATEWAY)] = []
     update: UpdateStatus | None = None
     rss_mb: FiniteFloat | None = None

@@ -27,7 +27,7 @@ from edge_agent.fetcher import Fetcher, LocalDirFetcher, RetryingFetcher
 from edge_agent.health import HealthServer, Metric
 from edge_agent.models import ModelManager, ModelStore, SwapCommand, bundle_verifier
 from edge_agent.outbox import Outbox
-from edge_agent.percentiles import PercentileTracker
+from edge_agent.percentiles import ModelLatencies, PercentileTracker
 from edge_agent.publisher import Publisher
 from edge_agent.runner import Item, SourceFinished, SourceRunner, SourceStatus
 from edge_agent.scorer import Scorer, ScoreResult
@@ -68,7 +68,8 @@ class Agent:
         self.gateway = cfg.gateway.id
         self.started_ms = int(time.time() * 1000)
         self.counts = Counts()
-        self.latency = PercentileTracker(4096)
+        self.latency = PercentileTracker(4096)  # every pass, whatever the model: the state's `latency`
+        self.model_latency = ModelLatencies(4096)  # per active model: `model_latency`, for the rollout gate
         self.equipment = {e.id: EquipmentStatus(equipment=e.id, available=True) for e in cfg.equipment}
         self.stop_event = threading.Event()
         self.inbox: queue.SimpleQueue[Item | SwapCommand | _Wake] = queue.SimpleQueue()
@@ -209,9 +210,13 @@ class Agent:
     def _score(self, samples: list[Sample]) -> None:
         if not samples:
             return
+        active = self.scorer.active.runtime.ref if self.scorer.active is not None else None
         started = time.perf_counter()
         result = self.scorer.process(samples)
-        self.latency.add((time.perf_counter() - started) * 1e6)
+        elapsed_us = (time.perf_counter() - started) * 1e6
+        self.latency.add(elapsed_us)
+        if active is not None:  # swaps happen between two `process` calls: the whole pass is this model's
+            self.model_latency.add(active, elapsed_us)
         self._count(len(samples), result)
         self.publisher.events(result.events)
         with self._group():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from contracts.messages import Counters, Latency, OutboxStatus, ReportedState
+from contracts.messages import Counters, Latency, ModelLatency, OutboxStatus, ReportedState
 from edge_agent import __version__
 from edge_agent.health import Metric
+from edge_agent.percentiles import ModelLatencies
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent
@@ -41,10 +42,21 @@ def build_state(agent: Agent, seq: int, online: bool) -> ReportedState:
             malformed_desired=c.malformed_desired,
         ),
         latency=Latency(p50_us=p50, p99_us=p99, p999_us=p999),
+        model_latency=model_latency(agent.model_latency),
         equipment=list(agent.equipment.values()),
         update=agent.manager.update,
         rss_mb=round(agent.rss_mb(), 2),
     )
+
+
+def model_latency(latencies: ModelLatencies) -> ModelLatency | None:
+    """The latest scoring model's own percentiles (None before any pass), for the rollout's latency gate."""
+    current = latencies.current()
+    if current is None:
+        return None
+    model, tracker = current
+    p50, p99, p999 = tracker.percentiles(50, 99, 99.9)
+    return ModelLatency(model=model, samples=len(tracker), p50_us=p50, p99_us=p99, p999_us=p999)
 
 
 def metrics_snapshot(agent: Agent) -> list[Metric]:
@@ -81,7 +93,19 @@ def metrics_snapshot(agent: Agent) -> list[Metric]:
                [({"quantile": "0.5"}, a50), ({"quantile": "0.99"}, a99)]),
         Metric("vigie_agent_score_latency_us", "gauge", "Scoring time per batch, microseconds",
                [({"quantile": "0.5"}, p50), ({"quantile": "0.99"}, p99), ({"quantile": "0.999"}, p999)]),
+        Metric("vigie_agent_model_score_latency_us", "gauge",
+               "Scoring time per batch of the current and previous active model, microseconds",
+               _per_model_latency(agent.model_latency)),
         Metric("vigie_agent_model_info", "gauge", "Loaded models by slot",
                models or [({"slot": "active", "model": "none", "version": "none"}, 0.0)]),
         Metric("vigie_agent_rss_bytes", "gauge", "Resident set size", [({}, agent.rss_mb() * 2**20)]),
     ]
+
+
+def _per_model_latency(latencies: ModelLatencies) -> list[tuple[dict[str, str], float]]:
+    samples: list[tuple[dict[str, str], float]] = []
+    for model, tracker in latencies.models():
+        labels = {"model": model.name, "version": model.version}
+        values = tracker.percentiles(50, 99, 99.9)
+        samples += [({**labels, "quantile": q}, v) for q, v in zip(("0.5", "0.99", "0.999"), values, strict=True)]
+    return samples

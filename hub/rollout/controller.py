@@ -30,7 +30,7 @@ from hub.db.engine import session_scope
 from hub.db.models import GatewayRecord
 from hub.registry.service import Registry
 from hub.rollout import machine
-from hub.rollout.gates import GateConfig, GateReport, ShadowStats, evaluate
+from hub.rollout.gates import GateConfig, GateReport, HealthGates, ShadowStats, evaluate, reference_p99
 from hub.rollout.machine import BAKING, ROLLING, TERMINAL, Assign, AuditEntry, Phase, RecordGate, Rollout, Step
 from hub.rollout.observe import observations, parse_state, shadow_stats
 from hub.rollout.planner import Assignment, GatewayInfo, desired_states
@@ -195,7 +195,8 @@ class RolloutController:
     def _plan(
         self, session: Session, rollout_id: str, model: ModelRef, gates: GateConfig, bake_ms: int
     ) -> tuple[Rollout, RolloutContext]:
-        infos, previous, p99, skipped = _targets(session.exec(select(GatewayRecord)).all(), model.name)
+        records = session.exec(select(GatewayRecord)).all()
+        infos, previous, p99, skipped = _targets(records, model.name, gates.health)
         if not infos:
             raise Conflict(f"no gateway can take {model.name}: {skipped or 'none registered'}")
         timing = machine.Timing(
@@ -322,9 +323,10 @@ def _refuse_concurrent(session: Session, model: str) -> None:
 
 
 def _targets(
-    records: Sequence[GatewayRecord], model: str
+    records: Sequence[GatewayRecord], model: str, health: HealthGates
 ) -> tuple[list[GatewayInfo], dict[str, ModelRef | None], dict[str, float], dict[str, str]]:
-    """Gateways that run `model` (or nothing) and have reported at least once; the others, with why not."""
+    """Gateways that run `model` (or nothing) and have reported at least once, with their latency reference;
+    the others, with why not."""
     infos: list[GatewayInfo] = []
     previous: dict[str, ModelRef | None] = {}
     p99: dict[str, float] = {}
@@ -340,8 +342,9 @@ def _targets(
             cohort: Literal["green"] | None = "green" if record.cohort == "green" else None
             infos.append(GatewayInfo(gateway=record.id, site=record.site, cohort=cohort))
             previous[record.id] = active
-            if state.latency.p99_us > 0:
-                p99[record.id] = state.latency.p99_us
+            reference = reference_p99(health, state)
+            if reference is not None:
+                p99[record.id] = reference
     return infos, previous, p99, skipped
 
 

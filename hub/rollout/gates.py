@@ -6,8 +6,10 @@ Gates, each `pass`, `fail` or `pending` (not enough evidence yet):
 - `no_failures`   no agent rejected the desired state or failed to verify/load the new model (hard: fails
                   the rollout at once, without waiting for the end of the bake);
 - `error_rate`    scoring errors / scoring attempts since the bake started <= `health.max_error_rate`;
-- `latency`       each agent's score latency p99 <= `health.max_latency_ratio` x its p99 under the previous
-                  version (captured when the rollout started); not judged while the new model only shadows;
+- `latency`       each agent's score latency p99 of the new version <= `health.max_latency_ratio` x its p99
+                  under the previous version (captured when the rollout started); the p99 the agent attributes
+                  to that exact model once it has `health.min_latency_samples` passes (older agents: their
+                  overall p99); not judged while the new model only shadows;
 - `ml_quality`    shadow vs active on the same readings: the anomaly-rate change stays inside the band and
                   the decisions agree often enough (only while the new model is in the shadow slot).
 
@@ -71,6 +73,8 @@ class HealthGates(_Config):
     max_latency_ratio: Annotated[float, Field(gt=0.0)] = 1.5
     min_attempts: Annotated[int, Field(ge=0)] = 1
     """Scoring attempts needed (over all targeted agents) before the error rate is judged."""
+    min_latency_samples: Annotated[int, Field(ge=1)] = 20
+    """Scoring passes of a model an agent must report before its own p99 is judged (or used as reference)."""
 
 
 class MlGate(_Config):
@@ -173,7 +177,7 @@ class GatewayObservation:
     desired_seq: int | None = None
     """Sequence of the desired state written for this step: its `update` outcome is a verdict on it."""
     reference_p99_us: float | None = None
-    """Score latency p99 under the previous version."""
+    """Score latency p99 under the previous version (see `reference_p99`)."""
     failures: tuple[str, ...] = ()
     """`model_rejected` / `model_load_failed` events about the new version since the step began."""
 
@@ -298,16 +302,49 @@ def latency_gate(config: GateConfig, observations: Sequence[GatewayObservation])
         reference = o.reference_p99_us
         if reference is None or reference <= 0:
             continue
-        p99 = o.state.latency.p99_us if o.state is not None else 0.0
-        if p99 <= 0:
+        p99 = new_version_p99(config.health, o)
+        if p99 is None:
             waiting.append(o.gateway)
         elif p99 > ratio_limit * reference:
             slow.append(f"{o.gateway} {p99:.0f}us vs {reference:.0f}us")
     if slow:
         return GateResult(LATENCY, "fail", f"p99 over {ratio_limit}x previous: {'; '.join(slow[:5])}")
     if waiting:
-        return GateResult(LATENCY, "pending", f"no latency reported yet by {_names(waiting)}")
+        return GateResult(LATENCY, "pending", f"too few latency samples of the new version from {_names(waiting)}")
     return GateResult(LATENCY, "pass", f"p99 within {ratio_limit}x previous")
+
+
+def new_version_p99(health: HealthGates, observation: GatewayObservation) -> float | None:
+    """The agent's p99 under the model assigned to its active slot (the new version when the gate is judged);
+    None while there is not enough evidence.
+
+    An agent that reports a per-model latency is judged on the assigned model's own passes only (its overall
+    window still mixes in the model before the swap), once there are `min_latency_samples` of them. An older
+    agent, without that field, is judged on its overall p99.
+    """
+    state = observation.state
+    if state is None:
+        return None
+    own = state.model_latency
+    if own is None:
+        return _positive(state.latency.p99_us)
+    if own.model != observation.expected.active or own.samples < health.min_latency_samples:
+        return None
+    return _positive(own.p99_us)
+
+
+def reference_p99(health: HealthGates, state: ReportedState) -> float | None:
+    """The p99 under the version running when a rollout starts: the active model's own figure when the agent
+    reports one with `min_latency_samples` passes, else (older agent, recent swap) its overall p99."""
+    own = state.model_latency
+    if own is not None and own.model == state.models.active and own.samples >= health.min_latency_samples:
+        return _positive(own.p99_us)
+    return _positive(state.latency.p99_us)
+
+
+def _positive(p99_us: float) -> float | None:
+    """A p99 of 0 means nothing was measured."""
+    return p99_us if p99_us > 0 else None
 
 
 def ml_quality_gate(config: GateConfig, stats: ShadowStats) -> GateResult:

@@ -69,7 +69,8 @@ class RolloutContext(BaseModel):
     gates: GateConfig
     created_by: str
     reference_p99_us: dict[str, float] = {}
-    """Score latency p99 of each gateway under the previous version, when the rollout was created."""
+    """Score latency p99 of each gateway under the previous version, when the rollout was created (the model's
+    own p99 when the agent reports one, see `gates.reference_p99`)."""
     step_started_ms: int = 0
     """When the desired states of the current step were written (failure events count from here)."""
     baselines: dict[str, ReportedState] = {}

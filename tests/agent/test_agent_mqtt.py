@@ -61,6 +61,8 @@ def test_two_equipment_publish_complete_ordered_batches(tmp_path: Path, pki, mos
             assert last.counters.scored == 2 * expected_count(trained)
             assert last.counters.unscoreable == 2 * (N - expected_count(trained))
             assert last.update is not None and last.update.outcome == "applied"
+            own = last.model_latency
+            assert own is not None and own.model == last.models.active and own.samples > 0 and own.p99_us > 0
             assert agent.outbox.stats().depth == 0 or hub.wait_for(lambda _m: agent.outbox.stats().depth == 0)
         offline = states(hub.wait_for(lambda ms: any(not s.online for s in states(ms)), what="offline state"))
         assert any(not s.online for s in offline)

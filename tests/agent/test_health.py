@@ -39,6 +39,7 @@ def test_health_and_metrics_on_localhost(tmp_path, pki, mosquitto, mqtt_client, 
             assert status == 200
             assert "vigie_agent_readings_total 100.0" in metrics
             assert 'vigie_agent_model_info{model="pump",slot="active",version="1.0.0"} 1.0' in metrics
+            assert 'vigie_agent_model_score_latency_us{model="pump",quantile="0.99",version="1.0.0"}' in metrics
             assert 'vigie_agent_unscoreable_total{reason="warmup"}' in metrics
             assert "vigie_agent_mqtt_connected 1.0" in metrics
             assert "python_gc_objects_collected_total" not in metrics  # not the global registry

@@ -11,9 +11,10 @@ from contracts.messages import ModelRef
 from edge_agent.backoff import Backoff
 from edge_agent.batching import Batcher
 from edge_agent.hysteresis import Hysteresis
-from edge_agent.percentiles import PercentileTracker
+from edge_agent.percentiles import ModelLatencies, PercentileTracker
 from edge_agent.policy import decide, decide_shadow, semver_key
 from edge_agent.sketch import SketchAccumulator, bin_counts
+from edge_agent.state import model_latency
 
 
 def ref(version: str, name: str = "pump") -> ModelRef:
@@ -115,6 +116,37 @@ def test_percentiles_over_a_sliding_window() -> None:
     assert len(tracker) == 100
     p50, p99 = tracker.percentiles(50, 99)
     assert p50 == pytest.approx(949.5) and p99 == pytest.approx(998.01)
+
+
+def test_model_latency_starts_fresh_for_each_new_active_model() -> None:
+    latencies = ModelLatencies(capacity=100)
+    assert latencies.current() is None and model_latency(latencies) is None
+    for _ in range(50):
+        latencies.add(ref("1.0.0"), 1000.0)
+    for _ in range(30):
+        latencies.add(ref("1.1.0"), 10.0)
+    current = model_latency(latencies)
+    assert current is not None and current.model == ref("1.1.0")
+    assert current.samples == 30 and current.p99_us == pytest.approx(10.0)  # none of 1.0.0's passes
+
+
+def test_model_latency_keeps_only_the_current_and_previous_models() -> None:
+    latencies = ModelLatencies(capacity=100)
+    for version, value in (("1.0.0", 1.0), ("1.1.0", 2.0), ("1.2.0", 3.0)):
+        latencies.add(ref(version), value)
+    assert [m.version for m, _ in latencies.models()] == ["1.1.0", "1.2.0"]
+    latencies.add(ref("1.1.0"), 5.0)  # a rollback to the previous model starts it afresh
+    assert [(m.version, len(t)) for m, t in latencies.models()] == [("1.2.0", 1), ("1.1.0", 1)]
+    current = model_latency(latencies)
+    assert current is not None and current.model == ref("1.1.0") and current.p99_us == pytest.approx(5.0)
+
+
+def test_model_latency_window_is_bounded() -> None:
+    latencies = ModelLatencies(capacity=10)
+    for v in range(25):
+        latencies.add(ref("1.0.0"), float(v))
+    current = model_latency(latencies)
+    assert current is not None and current.samples == 10 and current.p50_us == pytest.approx(19.5)
 
 
 # -- sketches -------------------------------------------------------------------------------------------

@@ -108,6 +108,9 @@ def test_valid_bundle_swaps_without_losing_a_reading(tmp_path, pki, mosquitto, m
             got = readings(hub.received(up_filter(gateway)))
             assert agent.counts.readings_in == 2 * n
             assert agent.counts.scored + sum(agent.counts.unscoreable.values()) == agent.counts.readings_in
+            per_model = [(m.version, len(t)) for m, t in agent.model_latency.models()]
+            assert [v for v, _ in per_model] == ["1.0.0", "1.1.0"]  # each pass counted for its own model only
+            assert sum(n for _, n in per_model) == len(agent.latency) < 4096
         state = _last_update(hub, gateway, 2)
         assert state.update.outcome == "applied"
         assert state.models.active.version == "1.1.0" and state.models.previous.version == "1.0.0"

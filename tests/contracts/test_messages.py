@@ -17,6 +17,8 @@ from contracts.messages import (
     Event,
     EventsBatch,
     FeatureCounts,
+    Latency,
+    ModelLatency,
     ModelRef,
     Reading,
     ReportedState,
@@ -73,8 +75,20 @@ sketches = st.builds(
         max_size=4,
     ),
 )
-states = st.builds(ReportedState, gateway=gateway_ids, seq=seq, ts=ts, online=st.booleans())
 model_refs = st.builds(ModelRef, name=ident, version=semver)
+latencies = st.builds(Latency, p50_us=finite, p99_us=finite, p999_us=finite)
+model_latencies = st.builds(
+    ModelLatency, model=model_refs, samples=st.integers(0, 2**63 - 1), p50_us=finite, p99_us=finite, p999_us=finite
+)
+states = st.builds(
+    ReportedState,
+    gateway=gateway_ids,
+    seq=seq,
+    ts=ts,
+    online=st.booleans(),
+    latency=latencies,
+    model_latency=st.none() | model_latencies,
+)
 desired = st.builds(
     DesiredState,
     gateway=gateway_ids,
@@ -195,6 +209,30 @@ def test_non_finite_numbers_are_rejected(value: str) -> None:
     with pytest.raises(PayloadError) as info:
         decode_up("vigie/v1/gw-1/up/scores", raw.encode())
     assert info.value.field == "readings.0.score"
+
+
+def test_a_state_from_an_agent_without_per_model_latency_is_accepted() -> None:
+    raw = b'{"schema":"vigie.state/1","gateway":"gw-1","seq":1,"ts":1,"online":true,"latency":{"p99_us":120.0}}'
+    state = decode_as(ReportedState, raw)
+    assert state.model_latency is None and state.latency.p99_us == 120.0
+
+
+@pytest.mark.parametrize(
+    ("model_latency", "field"),
+    [
+        ({"samples": 3, "p99_us": 1.0}, "model_latency.model"),
+        ({"model": {"name": "pump", "version": "1.0"}, "samples": 3}, "model_latency.model.version"),
+        ({"model": {"name": "pump", "version": "1.0.0"}, "samples": -1}, "model_latency.samples"),
+        ({"model": {"name": "pump", "version": "1.0.0"}, "p99_us": "NaN"}, "model_latency.p99_us"),
+        ({"model": {"name": "pump", "version": "1.0.0"}, "slot": "active"}, "model_latency.slot"),
+    ],
+)
+def test_a_malformed_model_latency_is_named(model_latency: dict[str, Any], field: str) -> None:
+    document = {"schema": "vigie.state/1", "gateway": "gw-1", "seq": 1, "ts": 1, "online": True,
+                "model_latency": model_latency}
+    with pytest.raises(PayloadError) as info:
+        decode_up("vigie/v1/gw-1/up/state", json.dumps(document).encode())
+    assert info.value.field == field
 
 
 def test_an_unknown_schema_version_is_rejected() -> None:

@@ -8,7 +8,16 @@ from typing import Literal
 
 import pytest
 
-from contracts.messages import Counters, Latency, ModelRef, ModelSlots, Reading, ReportedState, UpdateStatus
+from contracts.messages import (
+    Counters,
+    Latency,
+    ModelLatency,
+    ModelRef,
+    ModelSlots,
+    Reading,
+    ReportedState,
+    UpdateStatus,
+)
 from hub._errors import ConfigError
 from hub.rollout.gates import (
     GateConfig,
@@ -20,6 +29,7 @@ from hub.rollout.gates import (
     ml_quality_gate,
     pair_stats,
     parse_duration_ms,
+    reference_p99,
 )
 from hub.rollout.planner import Assignment
 
@@ -127,6 +137,68 @@ def test_latency_relative_to_previous_version() -> None:
     assert _status(evaluate(config, [_obs(state=slow, reference_p99_us=100.0)]), "latency") == "fail"
     assert _status(evaluate(config, [_obs(state=_state(), reference_p99_us=100.0)]), "latency") == "pending"
     assert _status(evaluate(config, [_obs(state=slow, reference_p99_us=None)]), "latency") == "pass"
+
+
+def _own(model: ModelRef, p99_us: float, samples: int = 20) -> ModelLatency:
+    return ModelLatency(model=model, samples=samples, p99_us=p99_us)
+
+
+def _latency(state: ReportedState, reference: float | None = 100.0, config: GateConfig | None = None) -> str:
+    return _status(evaluate(config or GateConfig(), [_obs(state=state, reference_p99_us=reference)]), "latency")
+
+
+def test_latency_judges_the_new_versions_own_p99() -> None:
+    assert _latency(_state(model_latency=_own(NEW, 140.0))) == "pass"
+    assert _latency(_state(model_latency=_own(NEW, 151.0))) == "fail"
+
+
+def test_latency_ignores_the_mixed_overall_p99_when_the_agent_reports_its_own() -> None:
+    mixed_slow = Latency(p99_us=400.0)  # the window still holds the old model's passes (or the shadow's)
+    assert _latency(_state(latency=mixed_slow, model_latency=_own(NEW, 120.0))) == "pass"
+    mixed_fast = Latency(p99_us=90.0)
+    assert _latency(_state(latency=mixed_fast, model_latency=_own(NEW, 200.0))) == "fail"
+
+
+def test_latency_waits_for_enough_passes_of_the_new_version() -> None:
+    fast = Latency(p99_us=90.0)
+    assert _latency(_state(latency=fast, model_latency=_own(NEW, 120.0, samples=19))) == "pending"
+    assert _latency(_state(latency=fast, model_latency=_own(NEW, 120.0, samples=20))) == "pass"
+    assert _latency(_state(latency=fast, model_latency=_own(OLD, 120.0, samples=4096))) == "pending"  # not swapped
+    strict = GateConfig.model_validate({"health": {"min_latency_samples": 100}})
+    assert _latency(_state(model_latency=_own(NEW, 120.0, samples=99)), config=strict) == "pending"
+    assert _latency(_state(model_latency=_own(NEW, 120.0, samples=100)), config=strict) == "pass"
+
+
+def test_latency_of_an_old_agent_without_per_model_figures_uses_its_overall_p99() -> None:
+    assert _latency(_state(latency=Latency(p99_us=140.0))) == "pass"
+    assert _latency(_state(latency=Latency(p99_us=151.0))) == "fail"
+    assert _latency(_state()) == "pending"
+
+
+def test_reference_prefers_the_previous_models_own_p99() -> None:
+    health = GateConfig().health
+    mixed = Latency(p99_us=300.0)
+    assert reference_p99(health, _state(active=OLD, latency=mixed, model_latency=_own(OLD, 80.0))) == 80.0
+    assert reference_p99(health, _state(active=OLD, latency=mixed, model_latency=_own(OLD, 80.0, 19))) == 300.0
+    assert reference_p99(health, _state(active=OLD, latency=mixed, model_latency=_own(NEW, 80.0))) == 300.0
+    assert reference_p99(health, _state(active=OLD, latency=mixed)) == 300.0  # old agent
+    assert reference_p99(health, _state(active=OLD)) is None
+
+
+def test_rollout_start_captures_the_reference_from_the_reported_state() -> None:
+    from hub.db.models import GatewayRecord
+    from hub.rollout.controller import _targets
+
+    own = _state("g1", active=OLD, latency=Latency(p99_us=300.0), model_latency=_own(OLD, 80.0))
+    old_agent = _state("g2", active=OLD, latency=Latency(p99_us=300.0))
+    records = [
+        GatewayRecord(
+            id=s.gateway, site="s1", registered_at_ms=0, reported_state=s.model_dump(mode="json", by_alias=True)
+        )
+        for s in (own, old_agent)
+    ]
+    _infos, _previous, p99, _skipped = _targets(records, "pump", GateConfig().health)
+    assert p99 == {"g1": 80.0, "g2": 300.0}
 
 
 def _reading(ts: int, slot: Literal["active", "shadow"], anomaly: bool, version: str) -> Reading:
