@@ -73,17 +73,27 @@ def start(api: HubApi, model: str, version: str, bake: str | None, gates_file: P
 
 
 def _wait(api: HubApi, rollout_id: str, as_json: bool) -> None:
+    """Follow the rollout: a line (on stderr with --json) at each phase change and each step of the wave."""
     last = ""
     while True:
         detail = run(lambda: api.call("GET", f"/api/v1/rollouts/{rollout_id}"))
-        where = f"{detail['phase']}/{detail.get('stage') or ''}"
-        if where != last and not as_json:
-            click.echo(f"{time.strftime('%H:%M:%S')} {where}")
+        where = f"{detail['phase']}/{detail.get('stage') or ''}{_wave_progress(detail)}"
+        if where != last:
+            click.echo(f"{time.strftime('%H:%M:%S')} {where}", err=as_json)
             last = where
         if detail["phase"] in TERMINAL:
             _show(detail, as_json)
             raise SystemExit(0 if detail["phase"] == "completed" else INVALID)
         time.sleep(2.0)
+
+
+def _wave_progress(detail: dict[str, Any]) -> str:
+    """`  41/97 gateways report the assigned models` for the wave being rolled, else ""."""
+    targets = [g for g in detail.get("gateways", []) if g.get("expected")]
+    if not targets:
+        return ""
+    done = sum(g["active"] == g["expected"]["active"] and g["shadow"] == g["expected"]["shadow"] for g in targets)
+    return f"  {done}/{len(targets)} gateways report the assigned models"
 
 
 @rollout.command()

@@ -4,6 +4,7 @@ over three sites fetching bundles from the hub over TUF. No mocks; conditions ar
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,16 @@ def _outcomes(detail: dict[str, Any]) -> list[tuple[str, str | None, str]]:
 
 def test_good_version_completes(hub: HubHandle, fleet: Fleet, gates_file: Path) -> None:
     _bootstrap(hub, gates_file)
-    rollout_id = _start(hub, "1.1.0", gates_file)
-    started = _detail(hub, rollout_id)
-    sites = {fleet.gateways[g] for g in started["green"]}
-    assert len(started["green"]) == 3 and sites == {"paris", "lyon", "toulouse"}
-    done = _finish(hub, rollout_id)
+    env = {"VIGIE_HUB_URL": hub.url, "VIGIE_TOKEN": _operator_token(hub)}
+    args = ["rollout", "start", "pump", "1.1.0", "--bake", "3s", "--gates", str(gates_file), "--wait"]
+    followed = CliRunner().invoke(cli, args, env=env)  # an operator following it: exit 0 once completed
+    assert followed.exit_code == 0, followed.output
+    rollout_id = followed.output.split(":", 1)[0]
+    for stage in ("green_baking/shadow", "green_baking/active", "blue_baking/"):  # each bakes >= 3 s: polled
+        assert re.search(rf"{stage} +3/3 gateways report the assigned models", followed.output), followed.output
+    done = _detail(hub, rollout_id)
+    sites = {fleet.gateways[g] for g in done["green"]}
+    assert len(done["green"]) == 3 and sites == {"paris", "lyon", "toulouse"}
     assert done["phase"] == "completed", _explain(done)
     assert _outcomes(done) == [("green_baking", "shadow", "passed"), ("green_baking", "active", "passed"),
                                ("blue_baking", None, "passed")]
