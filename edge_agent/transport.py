@@ -50,6 +50,8 @@ class TransportStats:
     published: int = 0
     acked: int = 0
     publish_refused: int = 0
+    loop_rounds: int = 0
+    """Wake-ups of the network thread (each `select`): a busy loop shows here first."""
     last_error: str = ""
     ack_latency_us: PercentileTracker = field(default_factory=lambda: PercentileTracker(2048))
 
@@ -190,10 +192,11 @@ class MqttTransport:
         if sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
         buffered = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0  # TLS data select cannot see
-        idle = not (buffered or self._outbox_dirty or self._pending_state is not None or self._acked)
+        timeout = 0.0 if buffered or self._work_ready() else IDLE_WAIT_S
         writers = [sock] if client.want_write() else []
+        self.stats.loop_rounds += 1
         try:
-            readable, writable, _ = select.select([sock, self._wake_r], writers, [], IDLE_WAIT_S if idle else 0.0)
+            readable, writable, _ = select.select([sock, self._wake_r], writers, [], timeout)
         except (OSError, ValueError, TypeError):  # the socket was closed under us: the connection is lost
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
         if self._wake_r in readable:
@@ -207,6 +210,16 @@ class MqttTransport:
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return rc
         return client.loop_misc()
+
+    def _work_ready(self) -> bool:
+        """Whether `_pump` can send something now. A full in-flight window waits for PUBACKs (socket readable),
+        and nothing is sent before CONNACK: neither may turn the loop into a busy wait."""
+        if self._acked:
+            return True
+        if not self._online:
+            return False
+        window_open = len(self._inflight) < self.broker.inflight
+        return self._pending_state is not None or (self._outbox_dirty and window_open)
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(OSError):  # BlockingIOError once empty
@@ -272,6 +285,8 @@ class MqttTransport:
             info = self._client.publish(entry.topic, entry.payload, qos=1)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 log.error("publish failed", extra={"rc": paho.error_string(info.rc)})
+                self._outbox_dirty = True  # the rest of this read is still to send, after a short pause
+                self._stop.wait(0.05)
                 return
             self._inflight[info.mid] = (entry.id, time.perf_counter())
             self._cursor = entry.id

@@ -78,17 +78,19 @@ def simulated(equipment: str, seed: int, period_ms: int = 2, max_readings: int |
 def agent_config(
     directory: Path,
     gateway: str,
-    broker: Any,
+    mqtt_broker: Any,
     cert: Any,
     release_key: Path,
     bundles: Path,
     equipment: list[dict[str, Any]],
     **sections: dict[str, Any],
 ) -> Path:
-    """Write a config for `gateway` against `broker` (host/port/ca) with its ClientCert; return its path."""
+    """Write a config for `gateway` against `mqtt_broker` (host/port/ca) with its ClientCert; return its path.
+
+    `sections` are merged into the document's sections, e.g. `broker={"inflight": 2}`."""
     document: dict[str, Any] = {
         "gateway": {"id": gateway, "site": "testsite"},
-        "broker": {"url": f"mqtts://{broker.host}:{broker.port}", "ca": broker.ca, "cert": cert.cert,
+        "broker": {"url": f"mqtts://{mqtt_broker.host}:{mqtt_broker.port}", "ca": mqtt_broker.ca, "cert": cert.cert,
                    "key": cert.key, "backoff_min_ms": 50, "backoff_max_ms": 500},
         "outbox": {"path": "outbox.sqlite", "synchronous": "normal"},
         "models": {"release_keys": [release_key], "bundles_dir": bundles},

@@ -209,3 +209,32 @@ def test_full_outbox_applies_strategy_and_reports_it(strategy, tmp_path, pki, mo
         events = [e for b in decoded(hub.received(up_filter(gateway)), "events") for e in b.events]
         assert any(e.kind == "outbox_pressure" and "pressure over" in e.detail for e in events)
         hub.publish(desired_topic(gateway), b"", retain=True)
+
+
+def test_the_network_thread_sleeps_while_the_broker_hangs_then_delivers_everything(
+        tmp_path, pki, mosquitto_restartable, mqtt_client, trained, keys_dir, bundles) -> None:
+    """A hung broker (SIGSTOP: connection open, no PUBACK) fills the in-flight window; the network thread must
+    then sleep until acks come, not spin, and once the broker answers again every reading arrives."""
+    broker = mosquitto_restartable
+    gateway = pki.unique_gateway_id("hang")
+    n = 400
+    config = agent_config(tmp_path / "cfg", gateway, broker, pki.issue(gateway), keys_dir / "release.pub", bundles,
+                          [simulated("p1", 1, period_ms=10, max_readings=n)], broker={"inflight": 2})
+    expected = n - (trained.manifest.window.size - 1)
+    with _hub_session(mqtt_client, pki, broker, f"hub-{gateway}") as hub:
+        hub.publish(desired_topic(gateway), desired(gateway, 1, "1.0.0"), retain=True)
+    with _hub_session(mqtt_client, pki, broker, f"hub-{gateway}") as hub, running_agent(config) as agent:
+        hub.subscribe(up_filter(gateway))
+        hub.wait_for(lambda ms: len(readings(ms)) > 50, what="stream started")
+        broker.pause()
+        try:
+            wait_for(lambda: len(agent.transport._inflight) == 2, what="the in-flight window to fill")
+            rounds = agent.transport.stats.loop_rounds
+            time.sleep(2.0)  # the hang itself: new outbox entries (every 50 ms) may wake the thread, nothing else
+            woken = agent.transport.stats.loop_rounds - rounds
+        finally:
+            broker.resume()
+        assert woken < 200, f"{woken} network-loop rounds in 2 s while waiting for acks: a busy loop"
+        hub.wait_for(lambda ms: len({(e, t) for e, t, _ in readings(ms)}) >= expected, timeout=60,
+                     what="every reading after the broker came back")
+        _dedup_check(readings(hub.received(up_filter(gateway))), expected)

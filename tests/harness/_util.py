@@ -163,3 +163,12 @@ class ServiceProcess:
         """SIGKILL: a crash, as far as the service is concerned."""
         if self._proc is not None:
             self._proc.kill()
+
+    def pause(self) -> None:
+        """SIGSTOP: the service hangs (its sockets stay open, nothing is answered) until `resume()`."""
+        if self._proc is not None:
+            self._proc.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None:
+            self._proc.signal(signal.SIGCONT)
