@@ -287,8 +287,9 @@ def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: 
         if not seen or seen[-1][1] != label:
             seen.append((now, label))
         if row["phase"] == abort_in:
+            sent = time.perf_counter()
             hub.call("POST", f"/api/v1/rollouts/{rollout_id}/abort", 200, json={"reason": "bench: abort"})
-            seen.append((time.perf_counter() - started, "abort sent"))
+            seen.append((time.perf_counter() - started, f"abort sent (the call took {time.perf_counter() - sent:.2f} s)"))
             abort_in = "(sent)"
         if row["phase"] in TERMINAL:
             if row["phase"] != wanted:
@@ -454,7 +455,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             if args.abort_in:
                 abort_id, total_s, abort_seen = _rollout(hub, "1.2.0", args.bake, gates, args.timeout,
                                                          abort_in=args.abort_in)
-                rollback_s = total_s - next(t for t, label in abort_seen if label == "abort sent")
+                rollback_s = total_s - next(t for t, label in abort_seen if label.startswith("abort sent"))
                 abort_detail = hub.call("GET", f"/api/v1/rollouts/{abort_id}")
                 back = {(g["active"] and g["active"]["version"], g["shadow"] and g["shadow"]["version"])
                         for g in abort_detail["gateways"]}
