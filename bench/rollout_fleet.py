@@ -289,7 +289,8 @@ def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: 
         if row["phase"] == abort_in:
             sent = time.perf_counter()
             hub.call("POST", f"/api/v1/rollouts/{rollout_id}/abort", 200, json={"reason": "bench: abort"})
-            seen.append((time.perf_counter() - started, f"abort sent (the call took {time.perf_counter() - sent:.2f} s)"))
+            took = time.perf_counter() - sent
+            seen.append((time.perf_counter() - started, f"abort sent (the call took {took:.2f} s)"))
             abort_in = "(sent)"
         if row["phase"] in TERMINAL:
             if row["phase"] != wanted:
