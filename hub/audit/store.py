@@ -1,9 +1,9 @@
 """The audit log in SQL: append entries, sign checkpoints, serve pages and proofs.
 
 Tables `audit_entries` (idx, ts_ms, canonical, leaf_hash) and `audit_checkpoints` (size, root, ts_ms, keyid,
-signed). Appends are serialised in-process by a lock (concurrent ones share one transaction: group commit)
-and across processes by the primary key on `idx` (a clash re-reads the head and retries). The current
-root is kept in a `CompactRange`, caught up from the table when another process appended.
+signed). Appends are serialised in-process by a lock and across processes by the primary key on `idx`
+(a clash re-reads the head and retries). The current root is kept in a `CompactRange`, caught up from the
+table when another process appended.
 
 A checkpoint is signed when `every_entries` entries arrived since the last one, or by `tick()` (called by
 a timer every `every_s` seconds) when anything arrived since; it is stored in SQL and published to every
@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -73,18 +72,6 @@ def _row(record: AuditEntryRecord) -> AuditRow:
     return AuditRow(int(record.idx), int(record.ts_ms), _blob(record.canonical), _blob(record.leaf_hash))
 
 
-@dataclass(slots=True)
-class _Pending:
-    """An entry waiting for its group commit; `row` (or `error`) is set by whichever thread writes it."""
-
-    type: str
-    actor: str
-    role: str
-    data: dict[str, Any]
-    row: AuditRow | None = None
-    error: DatabaseError | None = None
-
-
 class AuditLog:
     def __init__(
         self,
@@ -105,8 +92,6 @@ class AuditLog:
         self.every_s = every_s
         self._clock_ms = clock_ms
         self._lock = threading.RLock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Pending] = []
         self._compact: merkle.CompactRange | None = None
         self._last_signed_size: int | None = None
         self._timer: threading.Thread | None = None
@@ -115,40 +100,16 @@ class AuditLog:
     # -- writing -------------------------------------------------------------------------------------
 
     def append(self, type: str, actor: str, role: str, data: dict[str, Any]) -> AuditRow:
-        """Add one entry; it is durable when this returns. May sign a checkpoint (every N entries).
-
-        Group commit: appends that arrive while another one is writing queue up, and the next writer commits
-        them all in one transaction (same order, same hash chain), so a burst of requests (a wave of agents
-        downloading bundles) costs a few commits instead of one each and other API calls do not wait behind it.
-        """
-        request = _Pending(type, actor, role, data)
-        with self._queue_lock:
-            self._queue.append(request)
+        """Add one entry; it is durable when this returns. May sign a checkpoint (every N entries)."""
         with self._lock:
-            if request.row is None and request.error is None:
-                self._write_queued()
+            row = self._insert(type, actor, role, data)
             compact = self._synced_compact()
             due = self.signer is not None and compact.size - self._signed_size() >= self.every_entries
-        if request.error is not None:
-            raise request.error
         if due:
             self.checkpoint()
-        assert request.row is not None
-        return request.row
+        return row
 
-    def _write_queued(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
-        try:
-            rows = self._insert(batch)
-        except DatabaseError as exc:
-            for pending in batch:
-                pending.error = DatabaseError(str(exc))
-            return
-        for pending, row in zip(batch, rows, strict=True):
-            pending.row = row
-
-    def _insert(self, batch: list[_Pending]) -> list[AuditRow]:
+    def _insert(self, type: str, actor: str, role: str, data: dict[str, Any]) -> AuditRow:
         for _attempt in range(20):
             try:
                 with Session(self.engine) as session:
@@ -157,16 +118,11 @@ class AuditLog:
                     ).first()
                     index = head.idx + 1 if head is not None else 0
                     prev = _blob(head.leaf_hash) if head is not None else b""
-                    rows = []
-                    for offset, p in enumerate(batch):
-                        row = AuditRow.of(AuditEntry(index + offset, self._clock_ms(), prev, p.type, p.actor,
-                                                     p.role, p.data))
-                        session.add(AuditEntryRecord(idx=row.index, ts_ms=row.ts_ms, canonical=row.canonical,
-                                                     leaf_hash=row.leaf_hash))
-                        rows.append(row)
-                        prev = row.leaf_hash
+                    row = AuditRow.of(AuditEntry(index, self._clock_ms(), prev, type, actor, role, data))
+                    session.add(AuditEntryRecord(idx=row.index, ts_ms=row.ts_ms, canonical=row.canonical,
+                                                 leaf_hash=row.leaf_hash))
                     session.commit()
-                    return rows
+                    return row
             except IntegrityError:  # another process took this index: read the head again
                 continue
             except SQLAlchemyError as exc:

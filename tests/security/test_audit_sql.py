@@ -26,7 +26,6 @@ from hub.audit.witness import FileWitness
 from hub.audit_cli import audit
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade
-from tests.harness import wait_until
 
 KEY = generate_private_key()
 ORIGIN = "sql-test-hub"
@@ -258,37 +257,6 @@ def test_any_single_sql_tampering_is_found_at_its_index(base_db: Path, tmp_path:
     assert not report.ok, op
     assert report.first_bad_index == expected, (op, i, j, report.problems)
     assert merkle.HASH_SIZE == 32
-
-
-def test_concurrent_appends_share_a_commit_and_keep_one_chain(sql_log: Log) -> None:
-    """Appends queued while another one writes are committed together (group commit): one transaction for
-    the whole queue, each caller gets its own row, and the log still verifies end to end."""
-    from sqlalchemy import event
-
-    commits: list[int] = []
-    event.listen(sql_log.engine, "commit", lambda _conn: commits.append(1))
-    start = sql_log.log.size()
-    results: dict[int, AuditRow] = {}
-
-    def append(n: int) -> None:
-        results[n] = sql_log.log.append("http.request", f"thread{n}", "reader", {"n": n})
-
-    threads = [threading.Thread(target=append, args=(n,)) for n in range(8)]
-    with sql_log.log._lock:  # one writer busy: the 8 appends queue up behind it
-        for thread in threads:
-            thread.start()
-        wait_until(lambda: len(sql_log.log._queue) == 8, timeout=10, what="8 queued appends")
-        commits.clear()
-    for thread in threads:
-        thread.join(10)
-    entry_commits = len(commits)
-    assert sorted(row.index for row in results.values()) == list(range(start, start + 8))
-    for n, row in results.items():
-        assert parse_entry(row.canonical).data == {"n": n}, "each caller gets the row it appended"
-    assert entry_commits <= 2, f"{entry_commits} commits for 8 queued entries (1, plus a checkpoint if due)"
-    sql_log.log.checkpoint()
-    code, report = sql_log.verify()
-    assert code == 0, report
 
 
 def test_appends_from_many_threads_verify(sql_log: Log) -> None:
