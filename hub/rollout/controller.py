@@ -270,15 +270,15 @@ class RolloutController:
         return written
 
     def _publish(self, states: Sequence[DesiredState]) -> int:
-        done = 0
-        for state in states:
-            if not self.sink.publish(state):
-                continue
-            done += 1
+        """Publish a wave and mark what the broker acknowledged, in one transaction."""
+        acknowledged = self.sink.publish(states) if states else []
+        if acknowledged:
             with session_scope(self.engine) as session:
-                where = (col(DesiredStateRecord.gateway_id) == state.gateway, col(DesiredStateRecord.seq) == state.seq)
-                session.execute(update(DesiredStateRecord).where(*where).values(published=True))
-        return done
+                for state in acknowledged:
+                    where = (col(DesiredStateRecord.gateway_id) == state.gateway,
+                             col(DesiredStateRecord.seq) == state.seq)
+                    session.execute(update(DesiredStateRecord).where(*where).values(published=True))
+        return len(acknowledged)
 
     def _record_audit(self, actions: Sequence[machine.Action], actor: Actor) -> None:
         for action in actions:

@@ -1,14 +1,16 @@
 """Writing desired states: retained, QoS 1 messages on `vigie/v1/<gateway>/down/desired`.
 
 A separate paho client (its own client id, clean session) next to ingest's: publishing never waits behind
-ingest's flow control. `publish` returns True only once the broker acknowledged (PUBACK); the controller
-keeps unacknowledged desired states in SQL and retries them.
+ingest's flow control. `publish` sends a whole wave at once (paho keeps its in-flight window full) and returns
+the states the broker acknowledged (PUBACK); the controller keeps the others in SQL and retries them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from contracts import topics
@@ -21,8 +23,8 @@ log = logging.getLogger("hub.rollout")
 
 
 class DesiredSink(Protocol):
-    def publish(self, state: DesiredState) -> bool:
-        """Write `state` as the retained desired state of its gateway; True once the broker has it."""
+    def publish(self, states: Sequence[DesiredState]) -> list[DesiredState]:
+        """Write each state as the retained desired state of its gateway; those the broker acknowledged."""
         ...
 
 
@@ -48,13 +50,19 @@ class MqttDesiredPublisher:
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
 
-    def publish(self, state: DesiredState) -> bool:
+    def publish(self, states: Sequence[DesiredState]) -> list[DesiredState]:
+        """Queue every state, then wait for the PUBACKs under one deadline: a wave of 100 gateways costs about
+        one round trip per in-flight window, not one per gateway."""
         if not self._connected.is_set():
-            return False
-        topic = topics.down(state.gateway)
-        info = self._client.publish(topic, state.to_bytes(), qos=1, retain=True)
+            return []
+        sent = [(state, self._client.publish(topics.down(state.gateway), state.to_bytes(), qos=1, retain=True))
+                for state in states]
+        deadline = time.monotonic() + self.timeout_s
+        return [state for state, info in sent if self._acknowledged(state, info, deadline)]
+
+    def _acknowledged(self, state: DesiredState, info: Any, deadline: float) -> bool:
         try:
-            info.wait_for_publish(self.timeout_s)
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
         except (RuntimeError, ValueError) as exc:  # not queued: the connection just went away
             log.warning("desired state not published", extra={"gateway": state.gateway, "error": str(exc)})
             return False

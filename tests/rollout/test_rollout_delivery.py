@@ -58,3 +58,40 @@ def test_unacknowledged_desired_states_are_republished(
 
 def _index(detail: dict[str, Any], gateway: str) -> int:
     return [g["gateway"] for g in detail["gateways"]].index(gateway)
+
+
+def test_a_wave_is_sent_whole_and_only_acknowledged_states_count(
+    mosquitto_restartable: Any, pki: Any, mqtt_client: Any,
+) -> None:
+    """The publisher hands a whole wave to the broker before waiting for acknowledgements: with the broker
+    hung (SIGSTOP) none is acknowledged within the deadline, and once it answers every state of the wave is
+    there, retained, although `publish` was called once."""
+    from contracts.messages import DesiredState
+    from hub.rollout.publisher import MqttDesiredPublisher
+    from hub.settings import MqttSettings
+
+    broker = mosquitto_restartable
+    hub_cert = pki.hub
+    settings = MqttSettings(host=broker.host, port=broker.port, ca_file=broker.ca, cert_file=hub_cert.cert,
+                            key_file=hub_cert.key, client_id=pki.unique_gateway_id("desired-test"))
+    gateways = sorted(pki.unique_gateway_id("wave") for _ in range(30))
+    now = int(time.time() * 1000)
+    wave = [DesiredState(gateway=g, seq=7, issued_at=now, active=ModelRef(name="pump", version="1.1.0"))
+            for g in gateways]
+    publisher = MqttDesiredPublisher(settings, timeout_s=1.0)
+    publisher.start()
+    try:
+        assert publisher.wait_connected(10)
+        broker.pause()
+        try:
+            assert publisher.publish(wave) == []  # nothing acknowledged: the controller keeps them to retry
+        finally:
+            broker.resume()
+        for gateway in gateways:  # each gateway may only read its own down/ topics
+            with mqtt_client(pki.issue(gateway), broker=broker, client_id=gateway) as device:
+                device.subscribe(f"vigie/v1/{gateway}/down/desired")
+                got = device.wait_for(bool, what=f"{gateway}'s retained desired state")
+                assert decode_desired(gateway, got[0].payload).seq == 7
+        assert publisher.publish(wave[:3]) == wave[:3]  # acknowledged once the broker answers
+    finally:
+        publisher.stop()
