@@ -368,6 +368,9 @@ def main() -> None:
                         help="Agents' batching.max_delay_ms (product default 500).")
     parser.add_argument("--abort-in", choices=("green_baking", "blue_rolling", "blue_baking"), default=None,
                         help="Then roll out 1.2.0 and abort it in this phase (measures rollback).")
+    parser.add_argument("--database-url", default=None,
+                        help="The hub's database (an empty one), e.g. postgresql+psycopg://postgres@127.0.0.1/bench; "
+                             "default: SQLite in the temporary directory.")
     parser.add_argument("--agents", choices=("processes", "threads"), default="processes",
                         help="`vigie agent run` processes (as deployed), or threads of this process.")
     args = parser.parse_args()
@@ -406,8 +409,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
                                                                       + (i < args.gateways % args.sites)))
                    for i, s in enumerate(sites)}
         gateways = sorted(g for gws in by_site.values() for g in gws)
+        database = {"database_url": args.database_url} if args.database_url else {}
         settings = hub_settings(workdir, broker, release_pub,
-                                rollout={"tick_s": 0.2, "default_bake": "0s", "enabled": True})
+                                rollout={"tick_s": 0.2, "default_bake": "0s", "enabled": True}, **database)
         with running_hub(settings) as hub:
             for version in tars:
                 hub.call("POST", "/api/v1/models", 201, content=tars[version].read_bytes(),
