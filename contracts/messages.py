@@ -143,10 +143,11 @@ class Latency(WireModel):
 
 
 class ModelLatency(Latency):
-    """Score latency of the model in the active slot alone, over its passes since it last became active.
+    """Scoring cost of the model in the active slot alone, over its passes since it last became active.
 
-    `Latency` (the overall window) still mixes in the model before a swap; this one never does. A pass
-    also includes the shadow model's time while one is loaded.
+    `Latency` (the overall window, wall-clock) still mixes in the model before a swap; this one never does.
+    It is the CPU time of the scoring thread, so a pass the OS descheduled on a busy gateway does not read as
+    a slower model. A pass also includes the shadow model's time while one is loaded.
     """
 
     model: ModelRef
