@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.agent.helpers import (
     simulated,
     states,
     up_filter,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -74,3 +76,31 @@ def test_two_equipment_publish_complete_ordered_batches(tmp_path: Path, pki, mos
             assert all(sum(f.counts) == sketch.n for f in sketch.features)
             assert sketch.window_end - sketch.window_start == 99
         hub.publish(desired_topic(gateway), b"", retain=True)
+
+
+def test_model_latency_is_scoring_cpu_not_time_spent_descheduled(tmp_path: Path, pki, mosquitto, mqtt_client,
+                                                                  keys_dir: Path, bundles: Path) -> None:
+    """A pass held up without computing (here: a 30 ms sleep inside it, as when a busy gateway deschedules the
+    scoring thread) shows in the wall-clock `latency`, not in the per-model figure the rollout gate compares."""
+    gateway = pki.unique_gateway_id("lat")
+    config = agent_config(tmp_path / "cfg", gateway, mosquitto, pki.issue(gateway), keys_dir / "release.pub",
+                          bundles, [simulated("pump-a", 1, period_ms=5, max_readings=None)])
+    with mqtt_client(pki.hub) as hub:
+        hub.publish(desired_topic(gateway), desired(gateway, 1, "1.0.0"), retain=True)
+        with running_agent(config) as agent:
+            wait_for(lambda: agent.model_latency.current() is not None, what="the first scoring pass")
+            original = agent.scorer.process
+
+            def held_up(samples: list) -> object:
+                time.sleep(0.03)
+                return original(samples)
+
+            agent.scorer.process = held_up  # type: ignore[method-assign]
+            current = agent.model_latency.current()
+            assert current is not None
+            before = len(current[1])
+            wait_for(lambda: len(current[1]) >= before + 40, timeout=30, what="40 held-up passes")
+            (wall_p99,) = agent.latency.percentiles(99)
+            (cpu_p99,) = current[1].percentiles(99)
+    assert wall_p99 >= 30_000, wall_p99
+    assert cpu_p99 < 10_000, cpu_p99
