@@ -43,6 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.harness import wait_until  # noqa: E402  (the test harness's one polling loop)
+
 MODEL = "pump"
 TERMINAL = ("completed", "rolled_back")
 
@@ -87,7 +89,7 @@ def raw_fanout(broker: Any, pki: Any, gateways: list[str]) -> float:
             raise RuntimeError("fan-out subscribers did not all subscribe")
     hub = pki.hub
     publisher = client("bench-fanout-hub", hub.cert, hub.key)
-    _wait(publisher.is_connected, 15, "the fan-out publisher to connect")
+    wait_until(publisher.is_connected, timeout=15, interval=0.1, what="the fan-out publisher to connect")
     started = time.perf_counter()
     infos = [publisher.publish(f"vigie/v1/{gw}/down/bench", b"x" * 200, qos=1) for gw in gateways]
     if not done.wait(60):
@@ -256,17 +258,6 @@ class ThreadFleet(Fleet):
 
 
 # --------------------------------------------------------------------------- hub helpers
-def _wait(predicate: Any, timeout: float, what: str, poll: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
-
-
 def _rollout(hub: Any, version: str, bake: str, gates: dict[str, Any], timeout: float,
              abort_in: str | None = None) -> tuple[str, float, list[tuple[float, str]]]:
     """Start a rollout via the API; (id, seconds to terminal, [(seconds, phase/stage) as polled]).
@@ -433,7 +424,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
                 rows = hub.call("GET", "/api/v1/gateways")
                 return sum(r["state_seq"] is not None for r in rows if r["id"] in fleet.dirs) == len(gateways)
 
-            _wait(reported, 300, "every agent to report its state", poll=0.5)
+            wait_until(reported, timeout=300, interval=0.5, what="every agent to report its state")
             print(f"{len(gateways)} agents started and reporting in {time.perf_counter() - t:.1f} s", flush=True)
 
             _, baseline_s, baseline_seen = _rollout(hub, "1.0.0", args.baseline_bake, gates, args.timeout)

@@ -39,6 +39,7 @@ from model_export.bundle import load_public_keys
 
 log = logging.getLogger("vigie.agent")
 DRAIN_LIMIT = 50_000
+"""Most queued samples scored in one pipeline iteration."""
 IDLE_WAIT_S = 1.0
 """Longest sleep of the pipeline and updater threads: they are woken by what they wait for (readings, swaps,
 a state to report, desired states, `stop()`), so this only bounds how late a missed wake-up could be noticed."""
@@ -49,7 +50,6 @@ class _Wake:
 
 
 WAKE = _Wake()
-"""Most queued samples scored in one pipeline iteration."""
 
 
 @dataclass

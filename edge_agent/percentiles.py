@@ -34,7 +34,8 @@ class PercentileTracker:
 
 
 class ModelLatencies:
-    """Score latency of each model that scored in the active slot: the current one and the one before it.
+    """Scoring time of each model that scored in the active slot (the agent feeds it the scoring thread's
+    CPU time): the current one and the one before it.
 
     A model's window starts empty whenever it becomes the scoring model (again, after a rollback too), so
     its percentiles never mix in another model's passes, unlike the agent's overall window. Only `keep`

@@ -94,7 +94,7 @@ def metrics_snapshot(agent: Agent) -> list[Metric]:
         Metric("vigie_agent_score_latency_us", "gauge", "Scoring time per batch, microseconds",
                [({"quantile": "0.5"}, p50), ({"quantile": "0.99"}, p99), ({"quantile": "0.999"}, p999)]),
         Metric("vigie_agent_model_score_latency_us", "gauge",
-               "Scoring time per batch of the current and previous active model, microseconds",
+               "Scoring CPU time per batch of the current and previous active model, microseconds",
                _per_model_latency(agent.model_latency)),
         Metric("vigie_agent_model_info", "gauge", "Loaded models by slot",
                models or [({"slot": "active", "model": "none", "version": "none"}, 0.0)]),

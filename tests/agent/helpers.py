@@ -20,6 +20,7 @@ from contracts.signing import sign_bytes
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
 from model_export.bundle import write_bundle
+from tests.harness import wait_until
 
 MODEL = "pump"
 
@@ -174,14 +175,7 @@ def readings(messages: list[Any], slot: str = "active") -> list[tuple[str, int, 
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    return wait_until(predicate, timeout=timeout, what=what)
 
 
 def recording_wait(waits: list[float]) -> Callable[[float], bool]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from hub.app import HubServer
 from hub.settings import HubSettings, load_settings
 from model_export.bundle import pack_tar_bytes, write_bundle
 from tests.agent.helpers import agent_config, simulated
-from tests.harness import unique_id
+from tests.harness import unique_id, wait_until
 
 ADMIN, ADMIN_PASSWORD = "rollout-admin", "rollout-admin-password-0123"
 FAST_GATES: dict[str, Any] = {
@@ -118,14 +117,7 @@ def running_hub(settings: HubSettings, port: int = 0) -> Iterator[HubHandle]:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
+    return wait_until(predicate, timeout=timeout, interval=poll, what=what)
 
 
 @dataclass
